@@ -1,0 +1,43 @@
+"""Matplotlib figures of a run."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from ..storage import write_atomic  # noqa: E402
+from ..report import headline_table  # noqa: E402
+
+
+def indicator_panels(yearly: xr.Dataset, title: str, path: str | Path) -> Path:
+    """One small panel per headline indicator, EU-27 yearly values over the horizon; written atomically."""
+    years = [int(y) for y in yearly["year"].values] if "year" in yearly.coords else []
+    rows = headline_table(yearly, years)
+    n = max(len(rows), 1)
+    cols = min(4, n)
+    nrows = math.ceil(n / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.6 * cols, 2.5 * nrows), squeeze=False)
+    for ax in axes.flat[len(rows):]:
+        ax.axis("off")
+    if not rows:
+        axes[0, 0].text(0.5, 0.5, "no indicators recorded", ha="center", va="center")
+    for ax, (h, values) in zip(axes.flat, rows):
+        ax.plot(years, values, color="#1f4e79", lw=1.8)
+        ax.axvspan(2021, 2025.99, color="#f2c14e", alpha=0.15, lw=0)  # the Plan's period
+        ax.set_title(f"{h.label}", fontsize=8.5)
+        ax.set_ylabel(h.units, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{title} (EU-27; shaded: Action Plan 2021-2025)", fontsize=11)
+    fig.tight_layout()
+    path = Path(path)
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+    return path
