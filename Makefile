@@ -23,3 +23,7 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
+
+.PHONY: bench
+bench: $(STAMP)
+	cd benchmarks && ../$(BIN)/python bench_baseline.py

@@ -118,8 +118,6 @@ def test_seed_must_be_a_non_negative_integer():
 
 
 def test_full_model_same_seed_identical_other_seed_different():
-    if not dapsim.model.default_components():
-        pytest.skip("no components in the default model yet")
     sc = Scenario.from_dict({"horizon": {"start": "2015-01", "end": "2017-12"}})
     a = dapsim.simulate(sc, seed=7, scale=20)
     b = dapsim.simulate(sc, seed=7, scale=20)
