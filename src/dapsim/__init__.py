@@ -6,6 +6,8 @@ Public API (see INTERFACE.md)::
     sc = dapsim.load_scenario("scenarios/baseline.toml")
     ds = dapsim.simulate(sc, seed=0)
     yr = dapsim.annual(ds)
+    ens = dapsim.run_ensemble([sc, other], draws=20, seeds=5)   # adds scenario/draw/seed dims
+    cmp = dapsim.compare([sc, other], runs=20)                   # tables, fan charts, cost per outcome
 """
 
 __version__ = "0.1.0"
@@ -16,8 +18,10 @@ from .levers import LEVERS  # noqa: E402
 from .params import PARAMETERS  # noqa: E402
 from .scenario import Scenario, load_scenario  # noqa: E402
 from .model import ActionPlanModel, simulate  # noqa: E402
+from .ensemble import run_ensemble  # noqa: E402
+from .analysis.compare import compare  # noqa: E402
 
 __all__ = [
     "ActionPlanModel", "INDICATORS", "InputError", "LEVERS", "PARAMETERS", "Scenario", "ScenarioError",
-    "annual", "load_scenario", "simulate", "__version__",
+    "annual", "compare", "load_scenario", "run_ensemble", "simulate", "__version__",
 ]

@@ -6,6 +6,7 @@ Exit codes: 0 success, 2 bad input (one line on stderr, no traceback), 1 interna
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -90,6 +91,142 @@ def _fmt(value: float) -> str:
     if magnitude >= 1:
         return f"{value:,.1f}"
     return f"{value:.3f}"
+
+
+# ------------------------------------------------------------------------------------ compare, explore
+
+
+def _years(text: str) -> list[int]:
+    try:
+        years = [int(y) for y in text.split(",") if y.strip()]
+    except ValueError:
+        raise InputError("--years", "", "comma-separated calendar years, e.g. 2025,2030", repr(text)) from None
+    if not years:
+        raise InputError("--years", "", "comma-separated calendar years, e.g. 2025,2030", repr(text))
+    return years
+
+
+def _load_all(paths: list[str]):
+    from .scenario import load_scenario
+
+    return [load_scenario(p) for p in paths]
+
+
+def _check_years(years: list[int], scenarios) -> None:
+    from .timeline import year_of
+
+    for sc in scenarios:
+        months = sc.months
+        yrs = year_of(months)
+        complete = {int(y) for y in set(yrs.tolist()) if (yrs == y).sum() == 12}
+        missing = [y for y in years if y not in complete]
+        if missing:
+            span = f"{min(complete)}..{max(complete)}" if complete else "none"
+            raise InputError("--years", "", f"complete calendar years inside the horizon of {sc.path or sc.name} ({span})",
+                             ",".join(map(str, missing)))
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .analysis.compare import compare
+    from .ensemble import check_scheduler_address, open_executor, split_runs, summary_lines
+    from .storage import prepare_output_dir
+
+    scenarios = _load_all(args.scenarios)
+    if args.scheduler:
+        check_scheduler_address(args.scheduler)
+    if args.posterior and not Path(args.posterior).is_file():
+        raise InputError("--posterior", "", "a posterior NetCDF file (dapsim calibrate --out)", f"{args.posterior!r}, which does not exist")
+    years = _years(args.years)
+    _check_years(years, scenarios)
+    n_draws, n_seeds = split_runs(args.runs)
+    started = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        # a scheduler given by address is reached before anything is written (a bad one is one line, exit 2); the
+        # local cluster starts only if some run is left to do (a --resume of a finished comparison starts nothing)
+        pool = stack.enter_context(open_executor(args.scheduler))[0] if args.scheduler else None
+        out = prepare_output_dir(args.out)
+        if not args.quiet:
+            where = f"the Dask cluster at {args.scheduler}" if args.scheduler else "a local Dask cluster"
+            err_console.print(f"{len(scenarios)} scenarios × {args.runs} runs ({n_draws} parameter draws × {n_seeds} "
+                              f"seeds) on {where}")
+        cmp = compare(scenarios, runs=args.runs, years=years, executor=pool, store=out / "store",
+                      scale=args.scale, resume=args.resume, progress=not args.quiet, draws=args.posterior)
+    paths = cmp.write(out)
+    elapsed = time.perf_counter() - started
+    if not args.quiet:
+        _print_comparison(cmp)
+        for line in summary_lines(cmp.ensemble):
+            err_console.print(f"[red]{line}[/red]")
+        console.print(f"{len(scenarios) * args.runs} runs in {elapsed:.1f} s; wrote {paths['report']} "
+                      f"(and indicators.csv, costs.csv, cost_per_outcome.csv, ensemble.nc in {out})")
+    return 0
+
+
+def _print_comparison(cmp) -> None:
+    df = cmp.indicators
+    if df.empty:
+        console.print("[dim]the model records no indicator yet: nothing to compare[/dim]")
+        return
+    ref = cmp.reference
+    scenarios = [str(s) for s in cmp.ensemble["scenario"].values]
+    df = df[df["headline"]]  # the other rows are in the report and indicators.csv
+    for y in cmp.years:
+        dy = df[df["year"] == y]
+        if dy.empty:
+            continue
+        table = Table(title=f"EU-27, {y}: median (90% interval); differences paired with {ref}", title_justify="left")
+        table.add_column("#", justify="right", style="dim")
+        table.add_column("indicator")
+        table.add_column("units", style="dim")
+        table.add_column(ref, justify="right")
+        for s in scenarios[1:]:
+            table.add_column(f"{s} − {ref}", justify="right")
+        for key in dict.fromkeys(dy["key"]):
+            r = dy[dy["key"] == key].set_index("scenario")
+            first = r.iloc[0]
+            cells = [f"{_fmt(r.loc[ref, 'median'])} ({_fmt(r.loc[ref, 'p5'])} to {_fmt(r.loc[ref, 'p95'])})"]
+            for s in scenarios[1:]:
+                m = r.loc[s, "diff_median"]
+                sign = "+" if m == m and m > 0 else ""
+                cells.append(f"{sign}{_fmt(m)} ({_fmt(r.loc[s, 'diff_p5'])} to {_fmt(r.loc[s, 'diff_p95'])})")
+            table.add_row(str(first["indicator"] or "–"), first["label"], first["units"], *cells)
+        console.print(table)
+    if not cmp.cost_per_outcome.empty:
+        table = Table(title=f"Cost per outcome against {ref}, {cmp.cost_per_outcome['period'].iloc[0]}", title_justify="left")
+        for col in ("scenario", "outcome", "gain (median)", "EUR per outcome", "note"):
+            table.add_column(col, overflow="fold")
+        for _, r in cmp.cost_per_outcome.iterrows():
+            table.add_row(r["scenario"], r["outcome"], _fmt(r["outcome_gain_median"]), _fmt(r["eur_per_outcome"]), r["note"])
+        console.print(table)
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    from .analysis.explore import check_request, explore
+    from .ensemble import check_scheduler_address, open_executor, summary_lines
+    from .scenario import load_scenario
+    from .storage import prepare_output_dir, write_netcdf
+
+    scenario = load_scenario(args.scenario)
+    if args.scheduler:
+        check_scheduler_address(args.scheduler)
+    levers = [k.strip() for k in args.levers.split(",") if k.strip()] if args.levers else []
+    check_request(scenario, args.samples, levers, args.start)
+    started = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        pool = stack.enter_context(open_executor(args.scheduler))[0] if args.scheduler else None
+        out = prepare_output_dir(args.out)
+        ds = explore(scenario, args.samples, levers, start=args.start, seed=args.seed, executor=pool,
+                     store=out / f"{scenario.stem}_explore_store", resume=args.resume, scale=args.scale,
+                     monthly=args.monthly, progress=not args.quiet)
+    path = write_netcdf(ds, out / f"{scenario.stem}_explore.nc")
+    if not args.quiet:
+        unc, lev, outc = (json.loads(ds.attrs[k]) for k in ("uncertainties", "levers", "outcomes"))
+        console.print(f"{args.samples} experiments over {len(unc)} uncertainties and {len(lev)} levers "
+                      f"({', '.join(lev) or 'none'}); {len(outc)} outcomes; {time.perf_counter() - started:.1f} s")
+        for line in summary_lines(ds):
+            err_console.print(f"[red]{line}[/red]")
+        console.print(f"wrote {path}")
+    return 0
 
 
 # ------------------------------------------------------------------------------------------- registries
@@ -215,12 +352,61 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no table or progress bar")
     run.set_defaults(func=cmd_run)
 
+    cmp = sub.add_parser("compare", help="compare scenarios over an ensemble: uncertainty, paired differences, cost per outcome")
+    cmp.add_argument("scenarios", nargs="+", help="scenario TOML files; the first is the reference")
+    cmp.add_argument("--runs", type=_positive_int, default=20,
+                     help="runs per scenario, split into parameter draws x seeds (default 20 = 10 x 2)")
+    cmp.add_argument("--years", default="2025,2030", help="years of the tables (default 2025,2030)")
+    cmp.add_argument("--out", default="results/compare", help="output folder (default results/compare/)")
+    cmp.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT (default: a local cluster)")
+    cmp.add_argument("--scale", type=_positive_float, default=None, help="people per high-risk-user agent (default 10)")
+    cmp.add_argument("--posterior", default=None,
+                     help="draw parameters from this calibration posterior (NetCDF) instead of the priors")
+    cmp.add_argument("--resume", action="store_true", help="reuse the runs already in DIR/store")
+    cmp.add_argument("--quiet", action="store_true", help="no table or progress bar")
+    cmp.set_defaults(func=cmd_compare)
+
+    exp = sub.add_parser("explore", help="Latin hypercube over uncertain parameters and levers (EMA-style experiments)")
+    exp.add_argument("scenario", help="scenario TOML file")
+    exp.add_argument("--samples", type=_positive_int, required=True, help="number of experiments")
+    exp.add_argument("--levers", default="", help="comma-separated lever keys to vary within their registry range")
+    exp.add_argument("--start", default="2022-01", help="month from which the lever values apply (default 2022-01)")
+    exp.add_argument("--seed", type=_non_negative_int, default=0, help="model seed shared by every experiment (default 0)")
+    exp.add_argument("--out", default="results/explore", help="output folder (default results/explore/)")
+    exp.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT (default: a local cluster)")
+    exp.add_argument("--scale", type=_positive_float, default=None, help="people per high-risk-user agent (default 10)")
+    exp.add_argument("--monthly", action="store_true", help="keep monthly outcomes instead of calendar years")
+    exp.add_argument("--resume", action="store_true", help="reuse the experiments already in the store")
+    exp.add_argument("--quiet", action="store_true", help="no progress bar")
+    exp.set_defaults(func=cmd_explore)
+
     for name, func, what in (("levers", cmd_levers, "the lever registry"), ("actions", cmd_actions, "the Plan's 85 actions and their coverage"),
                              ("params", cmd_params, "the parameter registry"), ("indicators", cmd_indicators, "every output variable and what fills it")):
         p = sub.add_parser(name, help=f"list {what}")
         p.add_argument("--format", choices=("table", "json"), default="table")
         p.set_defaults(func=func)
+    dash = sub.add_parser("dashboard", help="serve the browser dashboard (scenario, lever sliders, charts) on 127.0.0.1")
+    dash.add_argument("--host", default="127.0.0.1",
+                      help="interface to listen on (default 127.0.0.1: this machine only; 0.0.0.0 exposes it)")
+    dash.add_argument("--port", type=_port, default=8765, help="TCP port (default 8765)")
+    dash.set_defaults(func=cmd_dashboard)
     return parser
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from .viz.dashboard import run_dashboard  # imports Solara only when asked for
+
+    return run_dashboard(host=args.host, port=args.port)
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a TCP port number 1-65535, got {text!r}") from None
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"expected a TCP port number 1-65535, got {text!r}")
+    return value
 
 
 def _non_negative_int(text: str) -> int:
@@ -230,6 +416,16 @@ def _non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
     return value
 
 

@@ -327,7 +327,6 @@ class HighRiskUsers(Component):
         model, p, table = self.model, self.params, self.table
         sv = model.state.services
         table.compact()
-        n0 = table.n
         # 1. time passes
         # (never-happened events start at NEVER = 999; 999 + the months of any horizon stays far below the
         # int16 limit, and every rule compares with small numbers, so no cap is needed)

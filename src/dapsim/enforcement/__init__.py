@@ -117,7 +117,7 @@ class EnforcementComponent(Component):
 
     def step(self, t: int) -> None:
         p, w, model = self.params, self.world, self.model
-        g, net = w.groups, w.net
+        g = w.groups
         self._reset_month()
         n_links = w.n_links
         # random numbers: fixed counts every month (common random numbers)

@@ -36,7 +36,7 @@ def indicator_panels(yearly: xr.Dataset, title: str, path: str | Path) -> Path:
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
     fig.suptitle(f"{title} (EU-27; shaded: Action Plan 2021-2025)", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (2.5 * nrows)))
     path = Path(path)
     write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
