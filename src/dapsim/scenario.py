@@ -27,7 +27,7 @@ import json
 import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 
@@ -144,6 +144,12 @@ class Scenario:
             "overrides": dict(self.overrides),
         }
 
+    def __reduce__(self):
+        """Pickle support (a MappingProxyType does not pickle), so scenarios travel to ensemble workers."""
+        state = {f.name: getattr(self, f.name) for f in fields(self)}
+        state["overrides"] = dict(self.overrides)
+        return (_restore_scenario, (state,))
+
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
@@ -153,6 +159,10 @@ class Scenario:
         if "extends" in raw:
             raise ScenarioError(source, "extends", "no extends in an in-memory scenario", repr(raw["extends"]))
         return _build([(source, dict(raw))], source)
+
+
+def _restore_scenario(state: dict) -> Scenario:
+    return Scenario(**{**state, "overrides": MappingProxyType(state["overrides"])})
 
 
 # --------------------------------------------------------------------------------------------- loading
