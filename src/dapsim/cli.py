@@ -390,6 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="interface to listen on (default 127.0.0.1: this machine only; 0.0.0.0 exposes it)")
     dash.add_argument("--port", type=_port, default=8765, help="TCP port (default 8765)")
     dash.set_defaults(func=cmd_dashboard)
+    from .calibration.cli import register as register_calibration  # calibrate, validate, sensitivity, discover
+
+    register_calibration(sub)
     return parser
 
 
