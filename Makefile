@@ -25,5 +25,9 @@ clean:
 	rm -rf $(VENV) results .pytest_cache
 
 .PHONY: bench
+# Benchmarks (issue 8): each prints a table and appends it to benchmarks/results.md; about 10 minutes on 2 cores.
 bench: $(STAMP)
+	cd benchmarks && ../$(BIN)/python bench_users.py
 	cd benchmarks && ../$(BIN)/python bench_baseline.py
+	cd benchmarks && ../$(BIN)/python bench_ensemble.py
+	cd benchmarks && ../$(BIN)/python bench_scaling.py

@@ -169,3 +169,62 @@ def test_covid_disruption_cuts_air_and_land_trafficking(base):
     during = slice("2017-01", "2018-03")
     assert at_kind(s.sel(time=during), "hub_airport", var="entry_point_flow_kg") < \
         0.7 * at_kind(b.sel(time=during), "hub_airport", var="entry_point_flow_kg")
+
+
+# ------------------------------------------------------------------------------------------ scanner capacity
+
+def test_scan_allocation_saturates_when_flags_exceed_capacity():
+    from dapsim.enforcement.interdiction import scan_allocation
+
+    containers = np.array([1e5, 1e5])
+    capacity = np.array([500.0, 20000.0])          # 0.5% and 20% of arrivals scanned
+    none = np.zeros(2)
+    _, p0 = scan_allocation(capacity, containers, none, 0.1, 5.0)
+    np.testing.assert_allclose(p0[0], 5.0 * 0.005)   # the uncapacitated rule below the risk-flag share
+    q1, p1 = scan_allocation(capacity, containers, np.array([400.0, 400.0]), 0.1, 5.0)
+    q2, p2 = scan_allocation(capacity, containers, np.array([800.0, 800.0]), 0.1, 5.0)
+    # low capacity: doubling the flags does not double the flagged containers scanned, and crowds out risk scans
+    assert q1[0] == 1.0 and 2 * 400 * q2[0] < 1.5 * 400 * q1[0]
+    assert p2[0] == 0.0 < p1[0] < p0[0]
+    # high capacity: every flagged container is scanned
+    assert q1[1] == q2[1] == 1.0 and p2[1] == pytest.approx(p0[1], rel=0.05)
+
+
+def _scanner_run(port_scanning, intel_sharing):
+    from dapsim import supply
+    from dapsim.model import ActionPlanModel
+
+    sc = scenario({"port_scanning": port_scanning, "intel_sharing": intel_sharing},
+                  horizon={"start": "2015-01", "end": "2016-12"})
+    model = ActionPlanModel(sc, seed=0, components=[*supply.COMPONENTS])
+    scanners = model.components[1].scanners
+    months = []
+    original = scanners.detection_probability
+
+    def recorded(*args):
+        out = original(*args)
+        months.append({k: v.copy() for k, v in scanners.last.items()})
+        return out
+
+    scanners.detection_probability = recorded
+    model.run()
+    return {k: np.array([m[k] for m in months]) for k in months[0]}
+
+
+def test_scanner_capacity_binds_at_low_scanning_with_high_intelligence_sharing():
+    low_hi = _scanner_run(0.002, 1.0)
+    low_lo = _scanner_run(0.002, 0.0)
+    high_hi = _scanner_run(0.1, 1.0)
+    high_lo = _scanner_run(0.1, 0.0)
+    # low capacity, high intelligence: flagged containers exceed the scans in most port-months
+    assert (low_hi["intel_flags"] > low_hi["capacity"]).mean() > 0.5
+    assert low_hi["intel_detections"].sum() < 0.7 * low_hi["intel_leads"].sum()
+    # more intelligence gives fewer extra detections than extra leads (saturation) ...
+    gain_leads = low_hi["intel_leads"].sum() / low_lo["intel_leads"].sum()
+    gain_found = low_hi["intel_detections"].sum() / low_lo["intel_detections"].sum()
+    assert gain_leads > 1.2 and gain_found < 0.9 * gain_leads
+    # ... while with ample capacity every lead is scanned and detections rise in proportion
+    assert np.all(high_hi["intel_flags"] <= high_hi["capacity"])
+    np.testing.assert_allclose(high_hi["intel_detections"].sum(), high_hi["intel_leads"].sum())
+    assert high_hi["intel_detections"].sum() / high_lo["intel_detections"].sum() == pytest.approx(
+        high_hi["intel_leads"].sum() / high_lo["intel_leads"].sum())

@@ -90,6 +90,9 @@ class PersonTable:
         self.release_kits_ms = np.zeros(N_MS)
         """Agents given a naloxone kit at release this month per Member State (harms.prison writes)."""
         self._counts: np.ndarray | None = None
+        self._flat: np.ndarray | None = None
+        """Rows per group code, kept current by add/set_groups/move (None: recount at the next census)."""
+        self._scratch = np.empty(0, dtype=np.uint32)
 
     def _grow(self, needed: int) -> None:
         new = max(needed, int(self.capacity * 1.5))
@@ -103,13 +106,14 @@ class PersonTable:
     def compact(self) -> None:
         """Drop dead rows if they are more than a quarter of the table (keeps the living in order)."""
         n = self.n
-        keep = np.flatnonzero(self.loc[:n] != DEAD)
-        if n - keep.size <= n // 4:
+        if int(self.census()[:, DEAD].sum()) <= n // 4:  # the census knows the dead: no pass over the rows
             return
+        keep = np.flatnonzero(self.loc[:n] != DEAD)
         for name in _COLUMNS:
             col = getattr(self, name)
             col[: keep.size] = col[keep]
         self.n = keep.size
+        self._flat = None
         self._counts = None
 
     def add(self, k: int) -> slice:
@@ -128,6 +132,9 @@ class PersonTable:
         for col in ("prison_oat", "release_kit", "referred", "hiv"):
             getattr(self, col)[rows] = False
         self.hcv[rows] = HCV_SUSCEPTIBLE
+        self.code[rows] = 0  # a placeholder code, counted, until set_groups gives the real one
+        if self._flat is not None:
+            self._flat[0] += k
         self.n += k
         self._counts = None
         return rows
@@ -136,6 +143,7 @@ class PersonTable:
         """Call after changing ``loc`` or ``synthetic`` of rows directly (recomputes every code and the counts)."""
         n = self.n
         self.code[:n] = (self.group[:n].astype(np.intp) * N_LOC + self.loc[:n]) * 2 + self.synthetic[:n]
+        self._flat = None
         self._counts = None
 
     def view(self, name: str) -> np.ndarray:
@@ -145,13 +153,25 @@ class PersonTable:
     def set_groups(self, rows: slice) -> None:
         """Fix the permanent part of the group code, ((ms x 2 + male) x 2 + inject), for new rows."""
         self.group[rows] = (self.ms[rows] * 2 + self.male[rows]) * 2 + self.inject[rows]
+        old = self.code[rows].copy()
         self.code[rows] = (self.group[rows].astype(np.intp) * N_LOC + self.loc[rows]) * 2 + self.synthetic[rows]
-        self._counts = None
+        self._recode(old, self.code[rows])
 
     def move(self, rows: np.ndarray, loc: int) -> None:
-        """Put ``rows`` (indices) in place ``loc`` (OUT, OAT, TREAT, PRISON or DEAD), keeping codes current."""
+        """Put ``rows`` (distinct row indices) in place ``loc`` (OUT, OAT, TREAT, PRISON or DEAD), keeping codes
+        and the census current."""
         self.loc[rows] = loc
-        self.code[rows] = (self.group[rows].astype(np.intp) * N_LOC + loc) * 2 + self.synthetic[rows]
+        old = self.code[rows].copy()  # (a view if rows is a slice)
+        new = (self.group[rows].astype(np.intp) * N_LOC + loc) * 2 + self.synthetic[rows]
+        self.code[rows] = new
+        self._recode(old, new)
+
+    def _recode(self, old: np.ndarray, new: np.ndarray) -> None:
+        """Update the census for rows whose code went from ``old`` to ``new`` (two small bincounts instead of a
+        recount of the whole table, which several components would otherwise redo every month)."""
+        if self._flat is not None and old.size:
+            self._flat -= np.bincount(old, minlength=self._flat.size)
+            self._flat += np.bincount(new, minlength=self._flat.size)
         self._counts = None
 
     def code_view(self) -> np.ndarray:
@@ -162,10 +182,16 @@ class PersonTable:
         return self.code[: self.n]
 
     def census(self) -> np.ndarray:
-        """Agents per [member_state, loc, male, inject, synthetic], one bincount cached until a row changes."""
+        """Agents per [member_state, loc, male, inject, synthetic] (a fresh array, safe to keep).
+
+        One bincount of the codes, then kept current by :meth:`add`, :meth:`set_groups` and :meth:`move`
+        (only the rows that change are counted); recounted after :meth:`changed` or :meth:`compact`.
+        """
         if self._counts is None:
-            c = np.bincount(self.code[: self.n], minlength=N_MS * 4 * N_LOC * 2).reshape(N_MS, 2, 2, N_LOC, 2)
-            self._counts = c.transpose(0, 3, 1, 2, 4)
+            if self._flat is None:
+                self._flat = np.bincount(self.code[: self.n], minlength=N_MS * 4 * N_LOC * 2)
+            c = self._flat.reshape(N_MS, 2, 2, N_LOC, 2)
+            self._counts = c.transpose(0, 3, 1, 2, 4).copy()
         return self._counts
 
     def counts(self) -> np.ndarray:
@@ -206,11 +232,19 @@ class PersonTable:
         """
         x = self.rng[: self.n]
         out = np.empty((n_streams, self.n), dtype=np.float32)
+        if self._scratch.size < self.capacity:
+            self._scratch = np.empty(self.capacity, dtype=np.uint32)
+        tmp = self._scratch[: self.n]  # the shifted copies go here: no temporary arrays per step
         for j in range(n_streams):
-            x ^= x << np.uint32(13)
-            x ^= x >> np.uint32(17)
-            x ^= x << np.uint32(5)
-            np.multiply((x >> np.uint32(8)).astype(np.float32), np.float32(1.0 / 16777216.0), out=out[j])
+            np.left_shift(x, 13, out=tmp)
+            x ^= tmp
+            np.right_shift(x, 17, out=tmp)
+            x ^= tmp
+            np.left_shift(x, 5, out=tmp)
+            x ^= tmp
+            np.right_shift(x, 8, out=tmp)
+            # a 24-bit integer times 2**-24 is exact in float32 (computed in float64, stored without rounding)
+            np.multiply(tmp, np.float32(1.0 / 16777216.0), out=out[j], casting="unsafe")
         return out[0] if n_streams == 1 else out
 
 

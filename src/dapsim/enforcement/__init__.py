@@ -16,7 +16,7 @@ from ..supply.ocg import BROKER, MAX_MEMBERS
 from ..supply.routes import ENTRY_KINDS, MODALITIES, crn_binomial
 from .agencies import build_agencies
 from .cooperation import build_cooperation_graph, reach_matrices
-from .interdiction import MAX_CONSIGNMENTS, baseline_probability, detection_probability, screening_probability, seize
+from .interdiction import MAX_CONSIGNMENTS, SCANNER_PARAMETERS, ContainerScanners, baseline_probability, seize
 from .investigations import arrest_probability, top_k_rows
 
 SCREEN_LEVERS = ("port_scanning", "small_ports_monitoring", "airport_screening", "postal_screening")
@@ -59,6 +59,7 @@ class EnforcementComponent(Component):
         "enforcement.oc_investigators_fte_per_million",
         *(f"enforcement.darknet_share_2015_{s}" for s in
           ("cannabis", "cocaine", "heroin", "synthetic_opioids", "amphetamines", "mdma", "nps")),
+        *SCANNER_PARAMETERS,
     )
     levers = ("port_scanning", "small_ports_monitoring", "airport_screening", "postal_screening",
               "darknet_monitoring", "intel_sharing", "third_country_cooperation", "hvt_investigations",
@@ -89,6 +90,7 @@ class EnforcementComponent(Component):
         sizes = np.array([p[f"enforcement.consignment_kg_{m}"] for m in MODALITIES])
         self.consignment_kg = sizes[net.ch_modality[ch]]
         self.base_pd = baseline_probability(self.kind_of_link, p)
+        self.scanners = ContainerScanners(net, self.kind_of_link, self.entry_of_link, self.ms_of_link, p)
         self.flat_gm = g.link_group * N_MS + self.ms_of_link
         self.flat_es = self.entry_of_link * N_SUBSTANCES + self.sub_of_link
         self.n_inv = np.maximum(np.rint(p["enforcement.investigations_per_million"] * POPULATION_TOTAL / 1e6), 1).astype(int)
@@ -151,10 +153,9 @@ class EnforcementComponent(Component):
         w.link_arrived = arrived
 
         # detection at the entry point
-        screen = screening_probability(self.kind_of_link, self.ms_of_link, levers, p)
         exposure = (w.exposure_local + w.exposure_shared).ravel()[self.flat_gm]
         insider = g.insider[g.link_group, self.entry_of_link]
-        pd = detection_probability(screen, self.base_pd, exposure, insider, p)
+        pd = self.scanners.detection_probability(levers, self.base_pd, exposure, insider, arrived, self.consignment_kg, p)
         seized, hits = seize(arrived, self.consignment_kg, pd, u_seize)
         w.link_seized = seized
         w.link_hits = hits

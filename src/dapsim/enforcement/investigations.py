@@ -23,6 +23,10 @@ ROLE_WEIGHT_OPP[[LEADER, BROKER, LOGISTICS, INSIDER, DISTRIBUTOR]] = [0.05, 0.15
 describes low-level members as the usual catch and central brokers as the HVT aim)."""
 
 
+SMALL_K = 32
+"""Up to this many selections per row, :func:`top_k_rows` takes maxima one by one instead of partitioning."""
+
+
 def top_k_rows(keys: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise top-``k[row]`` columns of ``keys`` (finite keys only), vectorised over rows.
 
@@ -32,11 +36,25 @@ def top_k_rows(keys: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     if kmax <= 0:
         return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
     kmax = min(kmax, keys.shape[1])
-    part = np.argpartition(-keys, kmax - 1, axis=1)[:, :kmax]
-    vals = np.take_along_axis(keys, part, axis=1)
-    order = np.argsort(-vals, axis=1, kind="stable")
-    part = np.take_along_axis(part, order, axis=1)
-    vals = np.take_along_axis(vals, order, axis=1)
+    if kmax <= SMALL_K:
+        # a few investigations per Member State (the usual case): take the row maxima one after the other,
+        # several times faster than a partition of every row (same selection and order: keys are continuous)
+        n_rows = keys.shape[0]
+        work = keys.copy()
+        at = np.arange(n_rows)
+        part = np.empty((n_rows, kmax), dtype=np.intp)
+        vals = np.empty((n_rows, kmax), dtype=keys.dtype)
+        for j in range(kmax):
+            best = np.argmax(work, axis=1)
+            part[:, j] = best
+            vals[:, j] = work[at, best]
+            work[at, best] = -np.inf
+    else:
+        part = np.argpartition(-keys, kmax - 1, axis=1)[:, :kmax]
+        vals = np.take_along_axis(keys, part, axis=1)
+        order = np.argsort(-vals, axis=1, kind="stable")
+        part = np.take_along_axis(part, order, axis=1)
+        vals = np.take_along_axis(vals, order, axis=1)
     keep = (np.arange(kmax)[None, :] < k[:, None]) & np.isfinite(vals)
     rows = np.broadcast_to(np.arange(keys.shape[0])[:, None], part.shape)
     return part[keep], rows[keep]

@@ -74,7 +74,9 @@ class Infections(Component):
         # viraemic prevalence among people who inject, per Member State (census gives the denominator)
         viraemic_all = alive_inj & ((hcv_all == HCV_UNDIAGNOSED) | (hcv_all == HCV_DIAGNOSED))
         n_inj = table.census()[:, :4, :, 1, :].sum(axis=(1, 2, 3))
-        prev = np.bincount(ms_all, weights=viraemic_all, minlength=N_MS) / np.maximum(n_inj, 1)
+        # (counting the selected rows' Member States is several times faster than a weighted bincount over the
+        # whole table, whose rows are mostly in Member State order; the counts are the same integers)
+        prev = np.bincount(ms_all[np.flatnonzero(viraemic_all)], minlength=N_MS) / np.maximum(n_inj, 1)
         beta = p["infections.hcv_transmission_per_month"] * prev
         coverage = np.clip(sv["hcv_testing"], 0, 0.999)
         p_test_ms = np.minimum(1 - (1 - coverage) ** (1 / 12), 0.45)
@@ -110,7 +112,7 @@ class Infections(Component):
         # tested in the last 12 months among people who inject in the community (t_test is set only for them)
         recent = (table.view("t_test") < 12) & (loc_all < PRISON)
         community = table.census()[:, :PRISON, :, 1, :].sum(axis=(1, 2, 3))
-        self.tested_share = np.bincount(ms_all, weights=recent, minlength=N_MS) / np.maximum(community, 1)
+        self.tested_share = np.bincount(ms_all[np.flatnonzero(recent)], minlength=N_MS) / np.maximum(community, 1)
 
     def record(self, t: int, out) -> None:
         out["hiv_new_infections_pwid"][t] = self.hiv_new

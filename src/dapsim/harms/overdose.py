@@ -223,9 +223,14 @@ class Overdose(Component):
         count = lambda mask, at=d_ms: np.bincount(at[mask], minlength=N_MS)  # noqa: E731
         lg["deaths_in_oat"] += count(d_loc == OAT)
         lg["pm_in_oat"] += census[:, OAT]
-        recent = np.union1d(self._recent_exit, rel[months <= 2])
+        # out of treatment inside a window (left OAT or prison in the last 3 months): the two sets by inclusion-
+        # exclusion on their small index arrays (a set union would sort them, which cost more than the rest here)
+        exit_recent = self._recent_exit
+        in_both = exit_recent[t_rel[exit_recent] <= 2]
+        in_window = (np.bincount(ms[exit_recent], minlength=N_MS) + np.bincount(ms[rel[months <= 2]], minlength=N_MS)
+                     - np.bincount(ms[in_both], minlength=N_MS))
         lg["deaths_out"] += count((d_loc == OUT) & (d_exit > 2) & (d_rel > 2))
-        lg["pm_out"] += census[:, OUT] - np.bincount(ms[recent], minlength=N_MS)
+        lg["pm_out"] += census[:, OUT] - in_window
         poat = table.view("prison_oat")
         d_np = ~poat[dead]
         r_ms, r_np = ms[rel], ~poat[rel]

@@ -10,8 +10,15 @@ Norway, Switzerland and beyond), booked as a loss. Drug mass is conserved every 
     produced + cutting agents = seized (border, upstream, inland) + consumed + onward trafficking
                                 + lab exports + change in stocks (in transit, inventories)
 
-Prices carry a risk premium that grows with the share of supply seized; scarcity (inventory cover below its
-target) raises prices, lowers purity and raises adulteration.
+Prices, purity and adulteration are set per Member State and substance. Scarcity is each state's inventory
+cover (stock / monthly demand) against its target, drawn towards the EU wholesale market's cover
+(``local_market_weight``); cover below target raises prices, lowers purity and raises adulteration. Prices carry
+an EU risk premium from the share of supply seized (importers' risk: what enters at a port supplies the
+whole Schengen market) and a local one from the state's own enforcement pressure on retail distribution: the
+share of its retail supply seized in the post, plus the share of the groups based there that it disrupts. Both
+premiums are measured against the first year. The local factors are normalised to a demand-weighted EU mean of
+one, so the EU price and purity levels keep their calibration and only their spread across states comes from
+the local markets.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ class MarketComponent(Component):
         "market.impact_weight_visibility", "market.impact_weight_violence", "market.impact_weight_nuisance",
         "market.impact_ref_retail_kg_per_1000", "market.impact_ref_violence_per_million",
         "market.impact_ref_opioid_kg_per_1000", "market.postal_darknet_detection",
+        "market.local_market_weight", "market.local_risk_premium", "market.arrest_risk_weight",
     )
     levers = ("postal_screening",)
     fills = ("seizures_count", "seizures_kg", "delivered_kg", "retail_price_eur_per_g", "retail_purity",
@@ -72,6 +80,8 @@ class MarketComponent(Component):
         self.adulteration[:, HEROIN] = p["market.adulteration_base_heroin"]
         self.risk = None
         self.risk_ref = None
+        self.local_risk = None
+        self.local_risk_ref = None
         self.ledger = []
         self._write_state(np.ones((N_MS, N_SUBSTANCES)), np.zeros((N_MS, N_SUBSTANCES)))
         w.wholesale_eur_per_kg = self.base_price * 1000.0 * p["market.wholesale_share_of_retail"]
@@ -132,26 +142,46 @@ class MarketComponent(Component):
         self.inventory -= onward
         availability = np.divide(consumed, demand, out=np.ones_like(demand), where=demand > 0)
 
-        # prices, purity, adulteration
-        # scarcity is measured on the EU wholesale market (stocks move across the Schengen area)
-        cover = np.divide(self.inventory.sum(axis=0), demand.sum(axis=0), out=np.ones(N_SUBSTANCES),
-                          where=demand.sum(axis=0) > 0) / p["market.target_cover_months"]
-        cover = np.clip(cover, 0.05, 20.0)[None, :]
+        # prices, purity, adulteration: each Member State's own market, drawn towards the EU wholesale market
         seized_inland = inland + dn_seized
         seized_ms = seized_border + seized_inland
+        upstream = np.bincount(sub, weights=w.link_upstream, minlength=N_SUBSTANCES)
         denom = w.produced_kg
-        risk_now = np.divide(seized_ms.sum(axis=0) + np.bincount(sub, weights=w.link_upstream, minlength=N_SUBSTANCES),
-                             denom, out=np.zeros(N_SUBSTANCES), where=denom > 0)
+        risk_now = np.divide(seized_ms.sum(axis=0) + upstream, denom, out=np.zeros(N_SUBSTANCES), where=denom > 0)
+        # the state's own enforcement pressure on retail distribution: the share of its retail supply seized in
+        # the post (the inland rate is a constant share of stocks, so it carries no policy signal), plus the share
+        # of the groups based there that it disrupts. Border seizures price in through the EU premium: what enters
+        # at a port supplies the whole Schengen market.
+        retail_supply = consumed + dn_seized
+        alive_home = np.bincount(g.home, weights=g.alive, minlength=N_MS)
+        disruption = np.divide(w.disrupted_by_ms, alive_home, out=np.zeros(N_MS), where=alive_home > 0)
+        local_now = np.divide(dn_seized, retail_supply, out=np.zeros_like(dn_seized), where=retail_supply > 1e-9) \
+            + p["market.arrest_risk_weight"] * disruption[:, None]
         a = p["market.risk_smoothing"]
         self.risk = risk_now if self.risk is None else (1 - a) * self.risk + a * risk_now
-        if t < 12:  # burn-in: the premium is measured against the risk of the first year
+        self.local_risk = local_now if self.local_risk is None else (1 - a) * self.local_risk + a * local_now
+        if t < 12:  # burn-in: premiums are measured against the risk of the first year
             self.risk_ref = self.risk.copy()
+            self.local_risk_ref = self.local_risk.copy()
         premium = np.maximum(1.0 + p["market.risk_premium"] * (self.risk - self.risk_ref), 0.3)
-        scarcity = np.clip(cover ** (-p["market.price_scarcity_elasticity"]), 0.5, 3.0)
-        self.price = np.broadcast_to(self.base_price[None, :] * premium[None, :] * scarcity, (N_MS, N_SUBSTANCES)).copy()
-        self.purity = np.broadcast_to(self.base_purity[None, :] * np.clip(
-            cover ** p["market.purity_scarcity_elasticity"], 0.4, 1.2), (N_MS, N_SUBSTANCES)).copy()
-        shortage = np.broadcast_to(np.clip(1.0 - cover, 0.0, 1.0), (N_MS, N_SUBSTANCES))
+        local_premium = np.maximum(1.0 + p["market.local_risk_premium"] * (self.local_risk - self.local_risk_ref), 0.3)
+        # scarcity: inventory cover (stock / demand) against its target, on the EU market and in each state;
+        # a state's effective cover is the EU cover times its own relative cover to the power local_market_weight
+        target = p["market.target_cover_months"]
+        eu_cover = np.clip(np.divide(self.inventory.sum(axis=0), demand.sum(axis=0), out=np.ones(N_SUBSTANCES),
+                                     where=demand.sum(axis=0) > 0) / target, 0.05, 20.0)
+        ms_cover = np.divide(self.inventory, demand * target, out=np.tile(eu_cover, (N_MS, 1)), where=demand > 0)
+        rel = np.clip((np.clip(ms_cover, 0.05, 20.0) / eu_cover[None, :]) ** p["market.local_market_weight"], 0.2, 5.0)
+        # local factors average to one over the EU (demand-weighted): the EU level stays calibrated, states differ
+        local_price = rel ** (-p["market.price_scarcity_elasticity"]) * local_premium
+        local_price /= np.maximum((dshare * local_price).sum(axis=0), 1e-12)[None, :]
+        local_purity = rel ** p["market.purity_scarcity_elasticity"]
+        local_purity /= np.maximum((dshare * local_purity).sum(axis=0), 1e-12)[None, :]
+        scarcity = np.clip(eu_cover ** (-p["market.price_scarcity_elasticity"]), 0.5, 3.0)
+        self.price = self.base_price[None, :] * (premium * scarcity)[None, :] * local_price
+        self.purity = np.clip(self.base_purity[None, :] * np.clip(eu_cover ** p["market.purity_scarcity_elasticity"],
+                                                                  0.4, 1.2)[None, :] * local_purity, 0.001, 0.99)
+        shortage = np.clip(1.0 - eu_cover[None, :] * rel, 0.0, 1.0)
         self.adulteration = np.zeros((N_MS, N_SUBSTANCES))
         self.adulteration[:, HEROIN] = np.clip(p["market.adulteration_base_heroin"]
                                                + p["market.adulteration_shortage"] * shortage[:, HEROIN], 0, 1)
@@ -161,7 +191,6 @@ class MarketComponent(Component):
 
         # mass balance
         stock_after = self.inventory.sum(axis=0) + w.in_transit_kg()
-        upstream = np.bincount(sub, weights=w.link_upstream, minlength=N_SUBSTANCES)
         entry = {
             "produced": w.produced_kg.copy(), "cut_added": cut_added, "seized": seized_ms.sum(axis=0),
             "upstream_lost": upstream, "consumed": consumed.sum(axis=0), "onward": onward.sum(axis=0),

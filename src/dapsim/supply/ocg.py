@@ -80,6 +80,8 @@ class CrimeGroups:
         self.m_group = np.repeat(np.arange(n), MAX_MEMBERS)
         self.m_slot = np.tile(np.arange(MAX_MEMBERS), n)
         self.m_alive = self.m_slot < self.target_size[self.m_group]
+        self.m_recruitable = (self.m_slot < self.target_size[self.m_group]) & (self.m_slot > 0)
+        """Slots a recruit may fill (below the group's target size, not the leader's): fixed for the run."""
         self.m_role = np.full(m, DISTRIBUTOR)
         self.m_parent = np.full(m, -1)
         self._assign_roles(np.arange(m))
@@ -137,7 +139,7 @@ class CrimeGroups:
 
         ``u`` is one uniform per member slot (drawn every month whatever happens, for common random numbers).
         """
-        alive_g = self.alive[self.m_group]
+        alive_g = np.repeat(self.alive, MAX_MEMBERS)  # == alive[m_group]: members are stored group by group
         # promotion: a group without a live leader promotes its live member of highest degree (brokers first)
         lead_alive = self.m_alive[np.arange(self.n) * MAX_MEMBERS]
         for g in np.flatnonzero(~lead_alive & self.alive):
@@ -157,7 +159,7 @@ class CrimeGroups:
         orphan &= ~self.m_alive[np.maximum(self.m_parent, 0)]
         self.m_parent[orphan] = self.m_group[orphan] * MAX_MEMBERS
         # recruits fill empty slots below the target size
-        empty = ~self.m_alive & (self.m_slot < self.target_size[self.m_group]) & alive_g & (self.m_slot > 0)
+        empty = ~self.m_alive & self.m_recruitable & alive_g
         new = empty & (u < recruit_rate)
         idx = np.flatnonzero(new)
         if idx.size:
