@@ -132,7 +132,7 @@ class PersonTable:
         for col in ("prison_oat", "release_kit", "referred", "hiv"):
             getattr(self, col)[rows] = False
         self.hcv[rows] = HCV_SUSCEPTIBLE
-        self.code[rows] = 0  # a placeholder code, counted, until set_groups gives the real one
+        self.code[rows] = 0  # group code 0 until set_groups assigns the row's group (the census counts it meanwhile)
         if self._flat is not None:
             self._flat[0] += k
         self.n += k
