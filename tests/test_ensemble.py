@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -118,6 +119,31 @@ def test_a_calibration_posterior_file_plugs_in_as_draws(tmp_path):
     ens = E.run_ensemble(short_scenarios()[:1], draws=str(path), seeds=1, executor=ThreadPoolExecutor(1),
                          scale=SCALE, components=TOY)
     assert ens.sizes["draw"] == 2 and json.loads(ens.attrs["draws"])["source"] == str(path)
+
+
+def test_a_number_of_draws_resamples_the_shipped_posterior_and_falls_back_to_the_priors(tmp_path, monkeypatch):
+    from dapsim.calibration import posterior as P
+
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    monkeypatch.setattr(P, "_REPOSITORY", empty)
+    assert P.shipped_posterior() is None
+    prior = E.resolve_draws(3)
+    assert list(prior["parameter"].values) == E.uncertain_parameters()
+    assert prior.attrs["source"].startswith("priors")
+
+    key = "overdose.unexplained_trend_per_year"
+    particles = np.array([0.01, 0.02, 0.03])
+    shipped = empty / P.DEFAULT_POSTERIOR
+    shipped.parent.mkdir()
+    P.write_posterior(P.posterior_dataset({key: particles}, np.array([0.0, 0.0, 1.0])), shipped)
+    assert P.shipped_posterior() == Path(P.DEFAULT_POSTERIOR)
+    draws = E.resolve_draws(4)
+    assert list(draws["parameter"].values) == [key]
+    np.testing.assert_array_equal(draws.values[:, 0], 0.03)  # all the weight is on the third particle
+    assert "posterior" in draws.attrs["source"]
+    np.testing.assert_array_equal(E.prior_draws(3).values, prior.values)  # the priors stay one call away
 
 
 def test_runs_split_into_draws_times_seeds_exactly():

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from dapsim.harms.overdose import Overdose, rate_ratio
-from tests.demand_helpers import cached_run, component, total
+from dapsim import demand
+from dapsim.model import ActionPlanModel
+from dapsim.scenario import Scenario
+from tests.demand_helpers import cached_run, component, run, total
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +75,31 @@ def test_post_release_spike_matches_merrall():
     model = cached_run(scale=5.0)
     ratio = rate_ratio(component(model, Overdose).log, "release_1", "release_2_3")
     assert 3.5 < ratio < 7.5
+
+
+def test_the_unexplained_overdose_drift_is_one_in_mid_2020_and_held_after_2022():
+    """The drift multiplies both overdose hazards relative to mid-2020 and stops compounding after 2022."""
+    model = run(horizon={"start": "2015-01", "end": "2030-12"})
+    od = component(model, Overdose)
+    g = model.params["overdose.unexplained_trend_per_year"]
+    months = [str(m) for m in model.months]
+
+    def drift_in(month: str) -> float:
+        model.t = months.index(month)
+        return od.drift()
+
+    assert drift_in("2020-06") == pytest.approx((1 + g) ** (-1 / 24))
+    assert drift_in("2022-12") == pytest.approx((1 + g) ** (2022 + 11.5 / 12 - 2020.5))
+    assert drift_in("2023-01") == drift_in("2030-12") == pytest.approx((1 + g) ** 2.5)  # flat in projections
+    assert drift_in("2015-01") < drift_in("2019-01") < drift_in("2022-12")
+
+
+def test_deaths_rise_2019_to_2022_with_the_drift_and_not_without_it():
+    horizon = {"start": "2015-01", "end": "2022-12"}
+    drift = run(horizon=horizon).ds.drug_induced_deaths.sum(("member_state", "sex"))
+    flat_scenario = Scenario.from_dict({"name": "no drift", "horizon": horizon,
+                                        "overrides": {"overdose.unexplained_trend_per_year": 0.0}})
+    flat = ActionPlanModel(flat_scenario, seed=0, scale=20.0, components=demand.COMPONENTS).run()
+    flat = flat.drug_induced_deaths.sum(("member_state", "sex"))
+    rise = lambda d: float(d.sel(time="2022").sum() / d.sel(time="2019").sum())  # noqa: E731
+    assert rise(drift) > rise(flat) + 0.05  # the drift adds about 1.05^3 - 1 = 16%, less the noise of a run

@@ -20,9 +20,23 @@ def test_nps_notifications_match_the_early_warning_system_level():
     model = ActionPlanModel(scenario(horizon=LONG), seed=3, components=[GeneralPopulation, Services,
                                                                         NewPsychoactiveSubstances])
     ds = model.run()
-    per_year = ds.nps_new_notified.values.reshape(-1, 12).sum(axis=1)
-    assert 40 <= per_year.mean() <= 60  # EWS 2017-2022: 41-55 a year
+    per_year = ds.nps_new_notified.values.reshape(-1, 12).sum(axis=1)  # 2015..2030
+    assert 75 <= per_year[0] <= 125  # EWS 2015: 100, the end of the 2013-2015 wave
+    assert 40 <= per_year[2:8].mean() <= 60  # EWS 2017-2022: 41-55 a year
+    assert per_year[0] > per_year[2:8].max()  # the wave has passed by 2017
     assert ds.nps_harm_events.values.sum() > 0
+
+
+def test_the_nps_wave_is_dated_from_2015_whatever_month_the_run_starts():
+    late = ActionPlanModel(scenario(horizon={"start": "2019-01", "end": "2019-12"}), seed=0,
+                           components=[GeneralPopulation, Services, NewPsychoactiveSubstances])
+    early = ActionPlanModel(scenario(horizon=LONG), seed=0, components=[GeneralPopulation, Services,
+                                                                          NewPsychoactiveSubstances])
+    nps_late, nps_early = (m.components[-1] for m in (late, early))
+    assert nps_late.appearance_rate(0) == nps_early.appearance_rate(48)  # January 2019 in both
+    wave = early.params["nps.appearances_2015_per_year"]
+    assert nps_early.appearance_rate(-12) == nps_early.appearance_rate(-1) == wave  # held before 2015
+    assert wave > nps_early.appearance_rate(0) > nps_early.appearance_rate(24) > early.params["nps.appearances_per_year"]
 
 
 def test_wastewater_residue_follows_consumption_purity_and_excretion():

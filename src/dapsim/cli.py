@@ -83,14 +83,9 @@ def _print_headlines(yearly, title: str, years: list[int]) -> None:
 
 
 def _fmt(value: float) -> str:
-    if value != value:  # NaN: outside the horizon
-        return "–"
-    magnitude = abs(value)
-    if magnitude >= 100:
-        return f"{value:,.0f}"
-    if magnitude >= 1:
-        return f"{value:,.1f}"
-    return f"{value:.3f}"
+    from .report import format_number
+
+    return format_number(value, small=".3f")
 
 
 # ------------------------------------------------------------------------------------ compare, explore
@@ -139,6 +134,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     years = _years(args.years)
     _check_years(years, scenarios)
     n_draws, n_seeds = split_runs(args.runs)
+    draws = args.posterior
+    if args.priors:
+        from .ensemble import prior_draws
+
+        draws = prior_draws(n_draws)
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
         # a scheduler given by address is reached before anything is written (a bad one is one line, exit 2); the
@@ -150,13 +150,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
             err_console.print(f"{len(scenarios)} scenarios × {args.runs} runs ({n_draws} parameter draws × {n_seeds} "
                               f"seeds) on {where}")
         cmp = compare(scenarios, runs=args.runs, years=years, executor=pool, store=out / "store",
-                      scale=args.scale, resume=args.resume, progress=not args.quiet, draws=args.posterior)
+                      scale=args.scale, resume=args.resume, progress=not args.quiet, draws=draws)
     paths = cmp.write(out)
     elapsed = time.perf_counter() - started
     if not args.quiet:
         _print_comparison(cmp)
         for line in summary_lines(cmp.ensemble):
             err_console.print(f"[red]{line}[/red]")
+        err_console.print(f"parameter draws: {json.loads(cmp.ensemble.attrs['draws'])['source']}")
         console.print(f"{len(scenarios) * args.runs} runs in {elapsed:.1f} s; wrote {paths['report']} "
                       f"(and indicators.csv, costs.csv, cost_per_outcome.csv, ensemble.nc in {out})")
     return 0
@@ -360,8 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--out", default="results/compare", help="output folder (default results/compare/)")
     cmp.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT (default: a local cluster)")
     cmp.add_argument("--scale", type=_positive_float, default=None, help="people per high-risk-user agent (default 10)")
-    cmp.add_argument("--posterior", default=None,
-                     help="draw parameters from this calibration posterior (NetCDF) instead of the priors")
+    draws = cmp.add_mutually_exclusive_group()
+    draws.add_argument("--posterior", default=None,
+                       help="draw parameters from this calibration posterior (NetCDF; default: the shipped "
+                            "calibration/posterior.nc, or the priors when none is shipped)")
+    draws.add_argument("--priors", action="store_true",
+                       help="draw parameters from the priors even when a calibrated posterior is shipped")
     cmp.add_argument("--resume", action="store_true", help="reuse the runs already in DIR/store")
     cmp.add_argument("--quiet", action="store_true", help="no table or progress bar")
     cmp.set_defaults(func=cmd_compare)
@@ -393,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .calibration.cli import register as register_calibration  # calibrate, validate, sensitivity, discover
 
     register_calibration(sub)
+    from .analysis.optimize_cli import register as register_optimize; register_optimize(sub)  # noqa: E702  optimize
     return parser
 
 

@@ -18,9 +18,11 @@ calendar years only) because the policy questions are asked in years and the ens
 Parameter draws (the ``draws=`` hook):
 
 * ``None`` — one draw, the registry's point values;
-* an ``int`` *n* — *n* draws from the priors of the uncertain parameters, a scrambled Latin hypercube
-  (``scipy.stats.qmc``) with a fixed draw seed (``DRAW_SEED`` unless ``draw_seed=`` says otherwise), so the
-  same *n* gives the same draws on every machine;
+* an ``int`` *n* — *n* draws from the shipped calibration posterior (``calibration/posterior.nc``, resampled
+  by weight; parameters it does not name keep their point values) or, when none is shipped, from the priors
+  of the uncertain parameters, a scrambled Latin hypercube (``scipy.stats.qmc``). Either way the draw seed is
+  fixed (``DRAW_SEED`` unless ``draw_seed=`` says otherwise), so the same *n* gives the same draws on every
+  machine. ``prior_draws(n)`` asks for the priors explicitly;
 * an ``xarray.Dataset`` with one variable per parameter key along a ``draw`` dimension, an
   ``xarray.DataArray`` with dimensions ``(draw, parameter)``, or the path of a NetCDF file holding either —
   this is where a calibrated posterior (``calibration/posterior.nc``) plugs in. Parameters it does not name
@@ -535,7 +537,10 @@ def resolve_draws(draws, draw_seed: int = DRAW_SEED, n: int | None = None) -> xr
     if isinstance(draws, int | np.integer):
         if draws < 1:
             raise InputError("draws", "", "a number of draws >= 1", str(draws))
-        return prior_draws(int(draws), draw_seed)
+        from .calibration.posterior import load_posterior
+
+        posterior = load_posterior(n=int(draws), seed=draw_seed)
+        return posterior if posterior is not None else prior_draws(int(draws), draw_seed)
     source = "draws"
     if isinstance(draws, str | Path):
         source = str(draws)

@@ -87,3 +87,24 @@ def headline_table(yearly: xr.Dataset, years: list[int]) -> list[tuple[Headline,
         values = h.values(yearly)
         rows.append((h, [float(values.sel(year=y)) if y in present else np.nan for y in years]))
     return rows
+
+
+def format_number(value: float | None, small: str = ".3g") -> str:
+    """A number as a reader of a table wants it: thousands separated, no spurious decimals, "–" for missing.
+
+    Args:
+        value: the number (None or NaN print as a dash: outside the horizon, or a failed run).
+        small: format of magnitudes below 1 (``.3g`` keeps three significant figures; ``.3f`` three decimals,
+            for shares and rates that sit next to each other in a column).
+    """
+    if value is None or not np.isfinite(value):
+        return "–"
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:,.0f}"
+    if magnitude >= 1:
+        return f"{value:,.1f}"
+    if magnitude == 0:
+        return "0"
+    return format(value, small)
+

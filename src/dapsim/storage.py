@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import xarray as xr
@@ -50,3 +51,31 @@ def read_netcdf(path: str | Path) -> xr.Dataset:
     """Read a dataset written by :func:`write_netcdf` fully into memory."""
     with xr.open_dataset(path, engine="h5netcdf") as ds:
         return ds.load()
+
+
+def write_csv(path: str | Path, columns: Sequence[str], rows: Iterable[Mapping], float_format: str | None = ".6g") -> Path:
+    """Write ``rows`` (dicts; keys outside ``columns`` are ignored) as a CSV table, atomically.
+
+    Floats are printed with ``float_format`` (six significant figures by default, so a table stays readable
+    and diffs stay quiet); ``None`` prints them in full.
+    """
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: (format(v, float_format) if float_format and isinstance(v, float) else v)
+                            for k, v in r.items()})
+
+    return write_atomic(path, write)
+
+
+def write_png(fig, path: str | Path, dpi: int = 110) -> Path:
+    """Save a matplotlib figure as PNG, atomically, and close it (figures of long sessions are not leaked)."""
+    import matplotlib.pyplot as plt
+
+    try:
+        return write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
+    finally:
+        plt.close(fig)
+

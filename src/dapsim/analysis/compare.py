@@ -32,7 +32,7 @@ import pandas as pd
 import xarray as xr
 
 from ..indicators import INDICATORS
-from ..report import HEADLINES
+from ..report import HEADLINES, format_number
 from ..storage import write_atomic
 
 RUN_DIMS = ("draw", "seed")
@@ -398,17 +398,8 @@ def compare_ensemble(ens: xr.Dataset, years: Sequence[int] = (2025, 2030), runs_
 
 
 def fmt(value: float) -> str:
-    """A number for a table: thousands separators, about three significant figures."""
-    if value is None or not np.isfinite(value):
-        return "–"
-    magnitude = abs(value)
-    if magnitude >= 100:
-        return f"{value:,.0f}"
-    if magnitude >= 1:
-        return f"{value:,.1f}"
-    if magnitude == 0:
-        return "0"
-    return f"{value:.3g}"
+    """A number for a table, about three significant figures (see :func:`dapsim.report.format_number`)."""
+    return format_number(value)
 
 
 def interval(med: float, lo: float, hi: float, signed: bool = False) -> str:

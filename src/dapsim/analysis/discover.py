@@ -17,7 +17,6 @@ neither cases of interest nor counter-examples.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math
@@ -29,7 +28,7 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import InputError
-from ..storage import read_netcdf, write_atomic
+from ..storage import read_netcdf, write_csv, write_png
 
 ROLES = ("uncertainty", "lever")
 
@@ -222,26 +221,15 @@ def write_outputs(result: DiscoveryResult, out: Path) -> dict[str, Path]:
             box_rows.append({**base, **lim, "values": ";".join(lim["values"]) if lim["values"] else ""})
     cols = ["box", "coverage", "density", "mass", "mean", "res_dim", "meets_density_threshold", "dimension", "lower",
             "upper", "values", "initial_lower", "initial_upper"]
-    paths = {"boxes": _write_csv(out / f"{stem}_boxes.csv", cols, box_rows)}
+    paths = {"boxes": write_csv(out / f"{stem}_boxes.csv", cols, box_rows)}
     traj = []
     for b in result.boxes:
         for _, r in b.trajectory.iterrows():
             traj.append({"box": b.number, **{k: r[k] for k in ("id", "coverage", "density", "mass", "res_dim", "n", "k")}})
-    paths["trajectory"] = _write_csv(out / f"{stem}_trajectory.csv", ["box", "id", "coverage", "density", "mass",
+    paths["trajectory"] = write_csv(out / f"{stem}_trajectory.csv", ["box", "id", "coverage", "density", "mass",
                                                                       "res_dim", "n", "k"], traj)
     paths["plot"] = plot(result, out / f"{stem}.png")
     return paths
-
-
-def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> Path:
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-            w.writeheader()
-            for r in rows:
-                w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-
-    return write_atomic(path, write)
 
 
 def plot(result: DiscoveryResult, path: Path) -> Path:
@@ -294,14 +282,7 @@ def plot(result: DiscoveryResult, path: Path) -> Path:
                  f"({result.n_cases} of {result.n_experiments - result.n_failed} experiments; "
                  f"{result.n_failed} failed left out)", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.94))
-
-    def write(tmp: Path) -> None:
-        fig.savefig(tmp, dpi=110, format="png")
-
-    try:
-        return write_atomic(path, write)
-    finally:
-        plt.close(fig)
+    return write_png(fig, path)
 
 
 def describe(result: DiscoveryResult) -> list[str]:

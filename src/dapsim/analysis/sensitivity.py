@@ -20,7 +20,6 @@ Design:
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -33,7 +32,7 @@ import xarray as xr
 
 from ..errors import InputError
 from ..scenario import Scenario
-from ..storage import write_atomic, write_netcdf
+from ..storage import write_csv, write_netcdf, write_png
 
 QUANTILE_RANGE = (0.001, 0.999)
 """Factors are sampled between these prior quantiles."""
@@ -244,22 +243,13 @@ def write_outputs(result: SensitivityResult, out: Path) -> dict[str, Path]:
     cols = ["outcome", "year", "parameter"] + (["S1", "S1_conf", "ST", "ST_conf"] if result.method == "sobol" else
                                                ["mu", "mu_star", "sigma", "mu_star_conf"]) + \
         ["blocks_used", "blocks_dropped", "note"]
-    paths = {"table": _write_csv(out / f"{stem}.csv", cols, result.indices)}
+    paths = {"table": write_csv(out / f"{stem}.csv", cols, result.indices, float_format=None)}
     fail_rows = result.failures()
-    paths["failures"] = _write_csv(out / f"{stem}_failures.csv", ["run", "block", "error", *result.parameters], fail_rows)
+    paths["failures"] = write_csv(out / f"{stem}_failures.csv", ["run", "block", "error", *result.parameters], fail_rows,
+                                  float_format=None)
     paths["runs"] = write_netcdf(result.runs_dataset(), out / f"{stem}_runs.nc")
     paths["plot"] = plot(result, out / f"{stem}.png")
     return paths
-
-
-def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> Path:
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-            w.writeheader()
-            w.writerows(rows)
-
-    return write_atomic(path, write)
 
 
 def plot(result: SensitivityResult, path: Path, top: int = 12) -> Path:
@@ -310,11 +300,4 @@ def plot(result: SensitivityResult, path: Path, top: int = 12) -> Path:
     n_failed = int(result.failed.sum())
     fig.suptitle(f"Sensitivity ({result.method}), {len(result.errors)} runs, {n_failed} failed", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
-
-    def write(tmp: Path) -> None:
-        fig.savefig(tmp, dpi=110, format="png")
-
-    try:
-        return write_atomic(path, write)
-    finally:
-        plt.close(fig)
+    return write_png(fig, path)

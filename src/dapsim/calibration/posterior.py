@@ -8,13 +8,14 @@ Layout of ``calibration/posterior.nc`` (written by ``dapsim calibrate``)::
                  dims (draw,), attrs unit / prior / prior_median
     attributes:  how it was made (targets, particles, generations, epsilons, run time, history database)
 
-Only parameters are data variables, so the file can also be handed directly to
-``dapsim.run_ensemble(..., draws="calibration/posterior.nc")``; but the particles carry weights, so the
-right way for an ensemble to use it is :func:`load_posterior`, which resamples by weight::
+The shipped posterior is the default of every ensemble: ``dapsim.run_ensemble(..., draws=20)`` and
+``dapsim compare`` resample it by weight (:func:`load_posterior`) when it exists and fall back to the priors
+only when it does not. Parameters the calibration did not vary keep their registry point values, as they did
+in every simulation the calibration accepted. To sample the priors instead, pass
+``draws=dapsim.ensemble.prior_draws(20)`` (``dapsim compare --priors``)::
 
     from dapsim.calibration.posterior import load_posterior
     draws = load_posterior(n=20)          # DataArray parameter_value[draw, parameter], or None if none shipped
-    ens = dapsim.run_ensemble([sc], draws=draws if draws is not None else 20, seeds=5)
 """
 
 from __future__ import annotations
@@ -32,6 +33,18 @@ from ..storage import read_netcdf, write_netcdf
 
 DEFAULT_POSTERIOR = "calibration/posterior.nc"
 """Where the shipped posterior lives (relative to the repository root)."""
+
+_REPOSITORY = Path(__file__).resolve().parents[3]
+"""The checkout this package was installed from in development mode (``pip install -e .``)."""
+
+
+def shipped_posterior() -> Path | None:
+    """The shipped posterior, if there is one: ``calibration/posterior.nc`` in the working directory, else in
+    the checkout the package runs from. ``None`` when neither exists (an installed wheel without the repository)."""
+    for candidate in (Path(DEFAULT_POSTERIOR), _REPOSITORY / DEFAULT_POSTERIOR):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def posterior_dataset(values: Mapping[str, np.ndarray], weights: np.ndarray, attrs: Mapping[str, object] | None = None
@@ -102,7 +115,7 @@ def load_posterior(path: str | Path | None = None, n: int | None = None, seed: i
     """Posterior draws that :func:`dapsim.run_ensemble` takes as ``draws=``.
 
     Args:
-        path: the posterior file (default ``calibration/posterior.nc``).
+        path: the posterior file (default: :func:`shipped_posterior`).
         n: number of equally weighted draws, resampled by weight; ``None`` = as many as there are particles.
         seed: resampling seed (fixed, so every machine picks the same draws).
         required: raise instead of returning ``None`` when the file does not exist.
@@ -114,7 +127,7 @@ def load_posterior(path: str | Path | None = None, n: int | None = None, seed: i
     """
     from .simulator import registry
 
-    target = Path(path) if path is not None else Path(DEFAULT_POSTERIOR)
+    target = Path(path) if path is not None else (shipped_posterior() or Path(DEFAULT_POSTERIOR))
     if not target.is_file() and not required and path is None:
         return None
     ds = read_posterior(target)

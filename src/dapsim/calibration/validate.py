@@ -11,7 +11,6 @@ median and 90% band, and the cut-off.
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import xarray as xr
 
 from ..errors import InputError
 from ..scenario import Scenario
-from ..storage import write_atomic
+from ..storage import write_csv, write_png
 from .posterior import resample
 from .simulator import TargetSimulator, evaluate_many, filled_variables, horizon_to
 from .targets import TargetSet
@@ -116,14 +115,7 @@ def split(targets: TargetSet, cutoff: int, components: Sequence[type] | None = N
 
 
 def write_table(rows: list[dict], path: Path, columns: Sequence[str] = TABLE_COLUMNS) -> Path:
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
-            w.writeheader()
-            for r in rows:
-                w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-
-    return write_atomic(path, write)
+    return write_csv(path, columns, rows)
 
 
 def plot(rows: list[dict], targets: TargetSet, predictive: np.ndarray, cutoff: int, path: Path) -> Path:
@@ -166,11 +158,4 @@ def plot(rows: list[dict], targets: TargetSet, predictive: np.ndarray, cutoff: i
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
     fig.suptitle(f"Out-of-sample validation: fitted on years up to {cutoff}", fontsize=11)
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))
-
-    def write(tmp: Path) -> None:
-        fig.savefig(tmp, dpi=110, format="png")
-
-    try:
-        return write_atomic(path, write)
-    finally:
-        plt.close(fig)
+    return write_png(fig, path)

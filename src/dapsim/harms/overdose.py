@@ -20,7 +20,11 @@ by supervised consumption in a drug consumption room.
 
 ``h_ms`` is calibrated at start-up so that each Member State's expected drug-induced deaths match the sourced
 pattern (data/baseline_demand.toml) — the opioid share of them from the high-risk users, the rest from the
-regular users of stimulants and NPS in the general-population cohorts.
+regular users of stimulants and NPS in the general-population cohorts. That pattern is the mean of 2019-2022,
+so it is the level of mid-2020. The published EU-27 series rose by about 7 % a year over those years, faster
+than the modelled mechanisms (treatment, prison, market purity) explain; the remainder is an explicit drift of
+both hazards, ``overdose.unexplained_trend_per_year`` (the ageing of people who use opioids, polysubstance use,
+better reporting), relative to mid-2020 and held flat after ``overdose.unexplained_trend_until``.
 
 Coverage of naloxone, drug consumption rooms and drug checking is read from the services (``state.services``),
 which follow the levers with a build-up time.
@@ -41,6 +45,8 @@ from ..demand.users import DEAD, OAT, OUT, PRISON
 
 HEROIN, SYNTHETIC = SUBSTANCE_INDEX["heroin"], SUBSTANCE_INDEX["synthetic_opioids"]
 NON_OPIOIDS = [SUBSTANCE_INDEX[s] for s in ("cocaine", "amphetamines", "mdma", "nps")]
+REFERENCE_YEAR = 2020.5
+"""Mid-point of 2019-2022, whose mean deaths the hazards are calibrated to (see the module docstring)."""
 
 
 def state_multipliers(p) -> dict[str, float]:
@@ -70,6 +76,7 @@ class Overdose(Component):
         "overdose.naloxone_effect", "overdose.own_kit_at_hand", "overdose.kit_replacement_per_month",
         "overdose.dcr_supervised_share", "overdose.drug_checking_use", "overdose.drug_checking_avoidance",
         "overdose.male_share_nonopioid_deaths", "overdose.calibration_months",
+        "overdose.unexplained_trend_per_year", "overdose.unexplained_trend_until",
     )
     levers = ("naloxone_coverage", "drug_consumption_rooms", "drug_checking", "prison_release_naloxone", "prison_oat")
     shocks = ("nitazene_emergence",)
@@ -107,6 +114,14 @@ class Overdose(Component):
 
     # ------------------------------------------------------------------ hazard and fatality per row
 
+    def drift(self) -> float:
+        """This month's unexplained trend factor on both overdose hazards (1 in mid-2020, the reference)."""
+        p = self.params
+        month = self.model.month.astype("datetime64[M]").astype(int)  # months since January 1970
+        year = 1970.0 + (month + 0.5) / 12.0
+        return float((1.0 + p["overdose.unexplained_trend_per_year"])
+                     ** (min(year, p["overdose.unexplained_trend_until"] + 1.0) - REFERENCE_YEAR))
+
     def _adulteration(self) -> np.ndarray:
         """Share of retail units with an unexpected potent opioid, [ms, sub], after drug checking."""
         model, p = self.model, self.params
@@ -134,7 +149,7 @@ class Overdose(Component):
         market *= 1 + self._adulteration() * (p["overdose.adulterant_rr"] - 1)
         opioid = market[:, [HEROIN, SYNTHETIC]] * np.array([1.0, p["overdose.synthetic_rr"]])  # [ms, syn]
         inject = np.array([1.0, p["overdose.injecting_rr"]])
-        hazard = (self.h_ms[:, None, None, None, None] * by_loc[None, :, None, None, None]
+        hazard = (self.h_ms[:, None, None, None, None] * self.drift() * by_loc[None, :, None, None, None]
                   * inject[None, None, None, :, None] * opioid[:, None, None, None, :])
         hazard = np.broadcast_to(hazard, (N_MS, 5, 2, 2, 2))
         cov = model.state.services["naloxone_coverage"]
@@ -201,7 +216,7 @@ class Overdose(Component):
             # hazard scale is re-fitted to the sourced deaths each month until the population has settled
             risk = hazard * fatal
             expected = np.bincount(table.view("ms"), weights=risk, minlength=N_MS) * table.scale
-            factor = self.opioid_deaths_target / np.maximum(expected, 1e-12)
+            factor = self.opioid_deaths_target * self.drift() / np.maximum(expected, 1e-12)
             self.h_ms = self.h_ms * factor
             hazard = hazard * factor[table.view("ms")].astype(np.float32)
         u = table.uniforms("overdose", t)
@@ -269,7 +284,7 @@ class Overdose(Component):
         if self.purity_ref is not None:
             ratio = model.state.retail_purity[:, NON_OPIOIDS] / np.maximum(self.purity_ref[:, NON_OPIOIDS], 1e-9)
             purity_factor = np.clip(ratio.mean(axis=1), 0.1, 10) ** p["overdose.purity_elasticity"]
-        expected = self.stimulant_hazard * regular * purity_factor
+        expected = self.stimulant_hazard * regular * purity_factor * self.drift()
         other = model.stream(f"overdose.stimulants:{t}").poisson(expected).astype(float)
         ms_male = p["overdose.male_share_nonopioid_deaths"]
         self.deaths = opioid_deaths + other[:, None] * np.array([1 - ms_male, ms_male])[None, :]

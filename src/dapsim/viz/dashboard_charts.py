@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from ..indicators import INDICATORS
 from ..levers import LEVERS
-from ..report import HEADLINES, Headline
+from ..report import HEADLINES, Headline, format_number
 from ..scenario import Scenario
 from .dashboard_runs import lever_eu_path
 from .network_views import png_bytes
@@ -167,17 +167,8 @@ def difference_rows(yearly: xr.Dataset, baseline: xr.Dataset, years: list[int]) 
 
 
 def fmt(value: float) -> str:
-    """A number as a reader wants it: no spurious decimals, thousands separated."""
-    if value is None or not np.isfinite(value):
-        return "–"
-    magnitude = abs(value)
-    if magnitude >= 100:
-        return f"{value:,.0f}"
-    if magnitude >= 1:
-        return f"{value:,.1f}"
-    if magnitude == 0:
-        return "0"
-    return f"{value:.3f}"
+    """A number as a reader wants it (see :func:`dapsim.report.format_number`)."""
+    return format_number(value, small=".3f")
 
 
 def difference_markdown(rows: list[dict]) -> str:
