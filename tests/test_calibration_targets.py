@@ -38,7 +38,8 @@ def test_shipped_targets_cover_the_done_criteria_series(shipped):
     assert {t.year for t in shipped if t.variable == "seizures_kg[substance=cocaine]"} == set(range(2016, 2023))
     for needed in ("oat_clients", "high_risk_opioid_users", "hiv_new_infections_pwid", "nps_new_notified",
                    "users_last_year[substance=cannabis,age_group=15-64]",
-                   "users_last_year[substance=cocaine,age_group=15-64]", "treatment_clients", "labs_dismantled"):
+                   "users_last_year[substance=cocaine,age_group=15-64]", "treatment_clients+treatment_entrants",
+                   "labs_dismantled"):
         assert per_variable[needed] >= 1, needed
     assert all(t.lower <= t.value <= t.upper for t in shipped)
 
@@ -87,6 +88,8 @@ def _write(tmp_path, body: str, header: str = HEADER) -> Path:
      "substance one of"),
     ("3,retail_price_eur_per_g[substance=cocaine],EU-27,2021,1,0.5,2,EUR/g,https://x.org,n", HEADER,
      "line 2: variable", "additive units"),
+    ("7,treatment_clients+seizures_kg[substance=cocaine],EU-27,2021,1,0.5,2,people,https://x.org,n", HEADER,
+     "line 2: variable", "terms in the units of treatment_clients ('people')"),
     (GOOD + "\n" + GOOD, HEADER, "line 3", "one row per target"),
     (GOOD + ",extra", HEADER, "line 2", "10 fields"),
 ])
@@ -133,3 +136,19 @@ def test_statistic_sums_member_states_and_sexes_and_selects_substance(tmp_path):
     t = targets[0]
     assert t.z(t.upper) == pytest.approx(2.0) and t.z(t.lower) == pytest.approx(-2.0)
     assert np.isnan(t.statistic(yearly.drop_vars("drug_induced_deaths")))
+
+
+def test_a_target_may_add_variables_in_the_same_units(tmp_path):
+    """People treated during a year = the stock (annual mean) plus the year's entrants."""
+    path = _write(tmp_path, "7,treatment_clients+treatment_entrants,EU-27,2021,10,5,20,people,https://x.org,n")
+    target = load_targets(path)[0]
+    assert target.names == {"treatment_clients", "treatment_entrants"}
+    ms = list(MEMBER_STATES)
+    yearly = xr.Dataset({
+        "treatment_clients": (("year", "member_state", "sex"), np.full((1, 27, 2), 2.0)),
+        "treatment_entrants": (("year", "member_state"), np.full((1, 27), 0.5)),
+    }, coords={"year": [2021], "member_state": ms, "sex": ["female", "male"]})
+    assert target.statistic(yearly) == 27 * 2 * 2.0 + 27 * 0.5
+    assert np.isnan(target.statistic(yearly.drop_vars("treatment_entrants")))  # every term is needed
+    usable, pending = load_targets(path).split_by_variables({"treatment_clients"})
+    assert len(usable) == 0 and len(pending) == 1

@@ -82,6 +82,10 @@ INDICATORS: Mapping[str, Variable] = MappingProxyType(dict([
     # 7 reducing harm
     _v("oat_clients", 7, "time member_state", "people", "mean", "Clients in opioid agonist treatment", ""),
     _v("treatment_clients", 7, "time member_state sex", "people", "mean", "People in drug treatment", ""),
+    _v("treatment_entrants", 7, "time member_state", "people", "sum", "People entering drug treatment",
+       "Admissions to opioid agonist and other treatment (high-risk opioid users and people from the "
+       "general-population cohorts). The people treated during a year, the EUDA's count, are about the stock "
+       "at the start of the year plus the year's entrants."),
     _v("oat_coverage", 7, "time member_state", "fraction of high-risk opioid users", "mean", "OAT coverage", ""),
     _v("syringes_per_pwid", 7, "time member_state", "syringes per person per year", "mean",
        "Syringes distributed per person who injects", ""),

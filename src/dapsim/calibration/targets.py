@@ -11,7 +11,9 @@ How a row maps onto the model (the aggregation is part of the row, so every numb
   in brackets: ``seizures_kg[substance=cocaine]``, ``users_last_year[substance=cannabis,age_group=15-64]``.
   ``substance`` and ``age_group`` must be selected when the variable has them, because summing over them
   would count a person twice (age bands overlap, people use several drugs); ``substance=all`` sums over
-  substances where that is meaningful (kilograms, euros).
+  substances where that is meaningful (kilograms, euros). Terms in the same units may be added with ``+``
+  where a published figure is a sum of model variables: the people treated during a year are the stock at its
+  start plus the year's entrants, ``treatment_clients+treatment_entrants``.
 * ``geography`` is ``EU-27`` (or ``EU`` for EU-wide series such as early-warning notifications): the sum over
   ``member_state``; or a Member State code (``DE``), which selects it.
 * Dimensions left over (``sex``, ``entry_point``, ``lever``) are summed, and only additive units (people,
@@ -85,6 +87,19 @@ class Target:
     unit: str
     source_url: str
     note: str = ""
+    more: tuple[tuple[str, Mapping[str, str]], ...] = ()
+    """Further ``(variable, selection)`` terms added to the first, for a published figure that is a sum of two
+    model variables (people treated during a year = ``treatment_clients + treatment_entrants``)."""
+
+    @property
+    def terms(self) -> tuple[tuple[str, Mapping[str, str]], ...]:
+        """Every ``(variable, selection)`` the target adds up."""
+        return ((self.name, self.selection), *self.more)
+
+    @property
+    def names(self) -> set[str]:
+        """The output variables the target needs."""
+        return {name for name, _ in self.terms}
 
     @property
     def id(self) -> str:
@@ -113,17 +128,23 @@ class Target:
 
     def statistic(self, yearly: xr.Dataset) -> float:
         """The model's value for this target from an annual dataset (:func:`dapsim.annual`); NaN if absent."""
-        if self.name not in yearly or "year" not in yearly.coords or self.year not in yearly["year"].values:
+        if "year" not in yearly.coords or self.year not in yearly["year"].values:
             return math.nan
-        da = yearly[self.name].sel(year=self.year)
-        for dim, label in self.selection.items():
-            if dim in da.dims:
-                da = da.sum(dim) if label == "all" else da.sel({dim: label})
-        if "member_state" in da.dims:
-            da = da.sum("member_state", skipna=False) if self.geography in EU_GEOGRAPHIES else da.sel(member_state=self.geography)
-        for dim in list(da.dims):
-            da = da.sum(dim, skipna=False)
-        return float(da.values)
+        total = 0.0
+        for name, selection in self.terms:
+            if name not in yearly:
+                return math.nan
+            da = yearly[name].sel(year=self.year)
+            for dim, label in selection.items():
+                if dim in da.dims:
+                    da = da.sum(dim) if label == "all" else da.sel({dim: label})
+            if "member_state" in da.dims:
+                da = (da.sum("member_state", skipna=False) if self.geography in EU_GEOGRAPHIES
+                      else da.sel(member_state=self.geography))
+            for dim in list(da.dims):
+                da = da.sum(dim, skipna=False)
+            total += float(da.values)
+        return total
 
 
 @dataclass(frozen=True)
@@ -149,7 +170,7 @@ class TargetSet(Sequence[Target]):
     @property
     def variables(self) -> set[str]:
         """Output variables the targets need."""
-        return {t.name for t in self.targets}
+        return set().union(*(t.names for t in self.targets)) if self.targets else set()
 
     @property
     def last_year(self) -> int:
@@ -174,7 +195,7 @@ class TargetSet(Sequence[Target]):
     def split_by_variables(self, available: Iterable[str]) -> tuple["TargetSet", "TargetSet"]:
         """(targets whose variable the model fills, targets it cannot compute yet)."""
         have = set(available)
-        return self.where(lambda t: t.name in have), self.where(lambda t: t.name not in have)
+        return self.where(lambda t: t.names <= have), self.where(lambda t: not t.names <= have)
 
     def statistics(self, yearly: xr.Dataset) -> dict[str, float]:
         """Every target's simulated value from an annual dataset, by target id."""
@@ -247,7 +268,12 @@ def _parse_row(row: dict[str, str], file: str, line: int) -> Target:
         raise InputError(file, f"{where}: indicator", "an indicator number 1-11", repr(row["indicator"])) from None
     if not 1 <= indicator <= 11:
         raise InputError(file, f"{where}: indicator", "an indicator number 1-11", str(indicator))
-    name, selection = _parse_variable(row["variable"] or "", file, f"{where}: variable")
+    terms = [_parse_variable(part, file, f"{where}: variable") for part in (row["variable"] or "").split("+")]
+    name, selection = terms[0]
+    for other, _ in terms[1:]:
+        if INDICATORS[other].units != INDICATORS[name].units:
+            raise InputError(file, f"{where}: variable", f"terms in the units of {name} ({INDICATORS[name].units!r})",
+                             f"{other} in {INDICATORS[other].units!r}")
     if INDICATORS[name].indicator != indicator:
         raise InputError(file, f"{where}: indicator", f"{INDICATORS[name].indicator} (the indicator of {name})",
                          str(indicator))
@@ -278,7 +304,8 @@ def _parse_row(row: dict[str, str], file: str, line: int) -> Target:
         raise InputError(file, f"{where}: source_url", "the source URL (http or https)", repr(url))
     return Target(file=file, line=line, indicator=indicator, variable=row["variable"].strip(), name=name,
                   selection=MappingProxyType(selection), geography=geography, year=year, value=value, lower=lower,
-                  upper=upper, unit=unit, source_url=url, note=(row.get("note") or "").strip())
+                  upper=upper, unit=unit, source_url=url, note=(row.get("note") or "").strip(),
+                  more=tuple((n, MappingProxyType(sel)) for n, sel in terms[1:]))
 
 
 def read_target_file(path: str | Path) -> list[Target]:

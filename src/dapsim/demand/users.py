@@ -265,8 +265,8 @@ class HighRiskUsers(Component):
         "population.male_share_of_users",
     )
     levers = ("oat_capacity", "treatment_capacity", "outreach", "stigma_reduction")
-    fills = ("high_risk_opioid_users", "people_who_inject", "oat_clients", "treatment_clients", "oat_coverage",
-             "sdg_3_5_treatment_coverage")
+    fills = ("high_risk_opioid_users", "people_who_inject", "oat_clients", "treatment_clients", "treatment_entrants",
+             "oat_coverage", "sdg_3_5_treatment_coverage")
 
     def __init__(self, model, params):
         super().__init__(model, params)
@@ -489,5 +489,6 @@ class HighRiskUsers(Component):
         by_sex = table.census()[:, [OAT, TREAT]].sum(axis=(1, 3, 4)) * table.scale  # [ms, sex]
         clients = by_sex + self.cohort_clients
         out["treatment_clients"][t] = clients
+        out["treatment_entrants"][t] = self.oat_entries + self.treatment_entries + self.cohort_entries
         need = hrou.sum() + self._non_opioid_regular().sum()
         out["sdg_3_5_treatment_coverage"][t] = clients.sum() / max(need, 1e-9)
