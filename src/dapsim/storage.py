@@ -53,6 +53,22 @@ def read_netcdf(path: str | Path) -> xr.Dataset:
         return ds.load()
 
 
+def read_input_netcdf(path: str | Path, expected: str) -> xr.Dataset:
+    """Read a NetCDF file the user named; a missing or unreadable file is one :class:`InputError` line.
+
+    Args:
+        path: the file.
+        expected: what the file should be, for the message ("an explore result (NetCDF written by ...)").
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(str(path), "", expected, "no such file")
+    try:
+        return read_netcdf(path)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input problem
+        raise InputError(str(path), "", "a NetCDF file", f"an unreadable file ({type(exc).__name__})") from None
+
+
 def write_csv(path: str | Path, columns: Sequence[str], rows: Iterable[Mapping], float_format: str | None = ".6g") -> Path:
     """Write ``rows`` (dicts; keys outside ``columns`` are ignored) as a CSV table, atomically.
 

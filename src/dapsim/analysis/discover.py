@@ -28,7 +28,7 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import InputError
-from ..storage import read_netcdf, write_csv, write_png
+from ..storage import read_input_netcdf, write_csv, write_png
 
 ROLES = ("uncertainty", "lever")
 
@@ -66,12 +66,7 @@ class DiscoveryResult:
 def load_explore(path: str | Path) -> xr.Dataset:
     """Read an explore result; a file without an ``experiment`` dimension is an input error."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(str(path), "", "an explore result (NetCDF written by `dapsim explore`)", "no such file")
-    try:
-        ds = read_netcdf(path)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input problem
-        raise InputError(str(path), "", "a NetCDF file", f"an unreadable file ({type(exc).__name__})") from None
+    ds = read_input_netcdf(path, "an explore result (NetCDF written by `dapsim explore`)")
     if "experiment" not in ds.dims:
         raise InputError(str(path), "", "a dataset with an experiment dimension (from `dapsim explore`)",
                          f"dims {dict(ds.sizes)}")

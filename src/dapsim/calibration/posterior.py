@@ -29,7 +29,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import InputError
-from ..storage import read_netcdf, write_netcdf
+from ..storage import read_input_netcdf, write_netcdf
 
 DEFAULT_POSTERIOR = "calibration/posterior.nc"
 """Where the shipped posterior lives (relative to the repository root)."""
@@ -86,12 +86,7 @@ def write_posterior(ds: xr.Dataset, path: str | Path = DEFAULT_POSTERIOR) -> Pat
 def read_posterior(path: str | Path = DEFAULT_POSTERIOR) -> xr.Dataset:
     """Read and check a posterior file; a malformed one is an :class:`InputError`."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(str(path), "", "a posterior NetCDF file written by `dapsim calibrate`", "no such file")
-    try:
-        ds = read_netcdf(path)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input problem
-        raise InputError(str(path), "", "a NetCDF file", f"an unreadable file ({type(exc).__name__})") from None
+    ds = read_input_netcdf(path, "a posterior NetCDF file written by `dapsim calibrate`")
     if "draw" not in ds.dims or ds.sizes["draw"] < 1:
         raise InputError(str(path), "draw", "a draw dimension with at least one draw", f"dims {dict(ds.sizes)}")
     for key, da in ds.data_vars.items():
