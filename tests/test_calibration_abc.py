@@ -107,6 +107,23 @@ def test_resume_continues_the_sqlite_history(toy_fit):
     assert more.attrs["generations"] == post.attrs["generations"] + 1
 
 
+def test_a_stopped_calibration_writes_its_latest_generation_without_running_more(toy_fit, tmp_path):
+    import pyabc
+
+    post, folder, targets = toy_fit
+    history = pyabc.History(f"sqlite:///{(folder / 'history.db').resolve()}", create=False)
+    with toy_registry():
+        latest = calibrate(targets, toy_scenario(), parameters=TOY_KEYS, particles=40, generations=0, workers=1,
+                           db=folder / "history.db", resume=True, components=[ToyHarms])
+        with pytest.raises(InputError, match="0 only with --resume"):
+            calibrate(targets, toy_scenario(), parameters=TOY_KEYS, particles=40, generations=0, workers=1,
+                      db=tmp_path / "new.db", components=[ToyHarms])
+    assert latest.attrs["generations"] == history.max_t + 1
+    assert latest.attrs["total_simulations"] == history.total_nr_simulations  # nothing was simulated
+    df, w = history.get_distribution(m=0, t=history.max_t)
+    np.testing.assert_allclose(np.sort(latest["weight"].values), np.sort(np.asarray(w)))
+
+
 def test_dask_sampler_when_a_client_is_given(tmp_path):
     from distributed import Client, LocalCluster
 

@@ -211,8 +211,9 @@ def calibrate(
                          "none: every registered parameter is fixed or none is registered yet")
     if particles < 2:
         raise InputError("--particles", "", "at least 2 particles", str(particles))
-    if generations < 1:
-        raise InputError("--generations", "", "at least 1 generation", str(generations))
+    if generations < 0 or (generations == 0 and not resume):
+        raise InputError("--generations", "", "at least 1 generation (0 only with --resume: write the posterior of "
+                         "the latest finished generation)", str(generations))
     used, unused = targets.split_by_variables(filled_variables(components))
     if not len(used):
         raise InputError("--targets", "", "targets on variables the model fills (see `dapsim indicators`)",
@@ -265,15 +266,17 @@ def calibrate(
         abc.new(url, observed)
     say(f"calibrating {len(keys)} parameters to {len(used)} targets ({len(unused)} not computable yet): "
         f"{particles} particles x {generations} generations, scale {simulator.scale or 'default'}")
-    started = time.perf_counter()
-    history = abc.run(minimum_epsilon=min_epsilon, max_nr_populations=generations,
-                      max_total_nr_simulations=max_simulations if max_simulations else np.inf)
-    seconds = time.perf_counter() - started
+    if generations > 0:
+        history = abc.run(minimum_epsilon=min_epsilon, max_nr_populations=generations,
+                          max_total_nr_simulations=max_simulations if max_simulations else np.inf)
+    else:  # a calibration stopped by hand: its latest finished generation is the posterior
+        history = abc.history
     t = history.max_t
     if t < 0:
         raise RuntimeError("ABC-SMC finished without an accepted generation")
     df, w = history.get_distribution(m=0, t=t)
     pops = history.get_all_populations()
+    seconds = float(pops["wall_time"].fillna(0).sum())  # every generation of the run, across resumes
     pops = pops[pops["t"] >= 0]
     attrs = {
         "title": "dapsim posterior (ABC-SMC)",

@@ -84,7 +84,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("calibrate", help="fit the uncertain parameters to the published targets (ABC-SMC)")
     p.add_argument("--targets", default=DEFAULT_TARGETS_DIR, metavar="DIR", help=f"target CSVs (default {DEFAULT_TARGETS_DIR})")
     p.add_argument("--particles", type=_positive_int, default=200, help="particles per generation (default 200)")
-    p.add_argument("--generations", type=_positive_int, default=8, help="ABC-SMC generations (default 8)")
+    p.add_argument("--generations", type=_non_negative_int, default=8,
+                   help="ABC-SMC generations (default 8); 0 with --resume writes the posterior of the latest "
+                        "finished generation of a calibration that was stopped")
     p.add_argument("--out", default=DEFAULT_POSTERIOR, metavar="FILE", help=f"posterior NetCDF (default {DEFAULT_POSTERIOR})")
     p.add_argument("--scenario", default=DEFAULT_SCENARIO, help=f"scenario compared with the data (default {DEFAULT_SCENARIO})")
     p.add_argument("--db", default=None, metavar="FILE", help="SQLite history (default: beside --out, <stem>_history.db)")
@@ -191,7 +193,8 @@ def cmd_calibrate(args: argparse.Namespace, components=None, scenario=None) -> i
     console.print(f"epsilon by generation (mean squared z): {', '.join(f'{e:.3g}' for e in eps)}")
     if not_used:
         console.print(f"[yellow]{len(not_used)} targets not used: the model does not fill their variables yet[/yellow]")
-    console.print(f"{post.attrs['total_simulations']} simulations in {time.perf_counter() - started:.0f} s; "
+    console.print(f"{post.attrs['total_simulations']} simulations in {post.attrs['run_seconds']:.0f} s of sampling "
+                  f"({time.perf_counter() - started:.0f} s in this call); "
                   f"wrote {path} (history {db})")
     return 0
 
