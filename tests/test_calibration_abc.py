@@ -92,7 +92,10 @@ def test_load_posterior_respects_weights_and_drops_stale_parameters(tmp_path):
 
 
 def test_load_posterior_without_a_shipped_file(tmp_path, monkeypatch):
+    from dapsim.calibration import posterior as P
+
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(P, "_REPOSITORY", tmp_path)  # nor in the checkout the package runs from
     assert load_posterior() is None
     with pytest.raises(InputError, match="no such file"):
         load_posterior(required=True)

@@ -293,7 +293,7 @@ def calibrate(
         "simulations_per_generation": [int(s) for s in pops["samples"]],
         "total_simulations": int(history.total_nr_simulations),
         "run_seconds": round(seconds, 1),
-        "history_db": str(db),
+        "history_db": str(db.relative_to(Path.cwd())) if db.is_relative_to(Path.cwd()) else str(db),
         "history_run_id": int(history.id),
         "targets_used": used.ids,
         "targets_not_used": unused.ids,
