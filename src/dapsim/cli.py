@@ -398,7 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .calibration.cli import register as register_calibration  # calibrate, validate, sensitivity, discover
 
     register_calibration(sub)
-    from .analysis.optimize_cli import register as register_optimize; register_optimize(sub)  # noqa: E702  optimize
+    from .analysis.optimize_cli import register as register_optimize
+
+    register_optimize(sub)
     return parser
 
 

@@ -153,6 +153,10 @@ class ActionPlanModel(mesa.Model):
             self.step()
             if progress is not None:
                 progress(self.t, n)
+        # Mesa 3.3 counts agent ids in a class-level dict keyed by model, which keeps every finished model (and
+        # its person table) alive: about 10 MB a run, gigabytes on an ensemble worker. No agent is created after
+        # the last month, so the entry can go.
+        mesa.Agent._ids.pop(self, None)
         return self.dataset()
 
     def dataset(self) -> xr.Dataset:
