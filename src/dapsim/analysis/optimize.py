@@ -560,7 +560,7 @@ class OptimizationResult:
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write ``portfolio.toml``, ``report.md``, ``comparison.csv``, ``candidates.csv``, ``trace.csv``,
         ``trace.png`` and, in multi-objective mode, ``pareto.csv`` and ``pareto.png`` (each atomically)."""
-        from ..storage import prepare_output_dir, write_atomic
+        from ..storage import prepare_output_dir, write_atomic, write_png
 
         out = prepare_output_dir(out_dir)
         paths = {}
@@ -568,10 +568,10 @@ class OptimizationResult:
         paths["portfolio"] = write_atomic(out / "portfolio.toml", lambda tmp: tmp.write_text(toml_text, encoding="utf-8"))
         for name, df in (("comparison", self.comparison()), ("candidates", self.candidates_table()), ("trace", self.trace)):
             paths[name] = write_atomic(out / f"{name}.csv", lambda tmp, df=df: df.to_csv(tmp, index=False))
-        paths["trace_png"] = write_atomic(out / "trace.png", lambda tmp: _trace_figure(self, tmp))
+        paths["trace_png"] = write_png(_trace_figure(self), out / "trace.png")
         if self.pareto is not None:
             paths["pareto"] = write_atomic(out / "pareto.csv", lambda tmp: self.pareto.to_csv(tmp, index=False))
-            paths["pareto_png"] = write_atomic(out / "pareto.png", lambda tmp: _pareto_figure(self, tmp))
+            paths["pareto_png"] = write_png(_pareto_figure(self), out / "pareto.png")
         text = self.report_markdown()
         paths["report"] = write_atomic(out / "report.md", lambda tmp: tmp.write_text(text, encoding="utf-8"))
         return paths
@@ -1308,7 +1308,7 @@ def report_markdown(res: OptimizationResult) -> str:
     return "\n".join(out) + "\n"
 
 
-def _trace_figure(res: OptimizationResult, path: Path) -> None:
+def _trace_figure(res: OptimizationResult):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -1336,11 +1336,10 @@ def _trace_figure(res: OptimizationResult, path: Path) -> None:
     ax.set_ylabel(f"{res.objective.name} {WINDOW[0]}-{WINDOW[1]} ({quantile_label(res.quantile)}, {res.objective.units})")
     ax.set_title(f"Convergence: budget {_eur_m(res.budget)} a year", fontsize=10)
     ax.legend(fontsize=8)
-    fig.savefig(path, format="png", dpi=110)
-    plt.close(fig)
+    return fig
 
 
-def _pareto_figure(res: OptimizationResult, path: Path) -> None:
+def _pareto_figure(res: OptimizationResult):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -1367,8 +1366,7 @@ def _pareto_figure(res: OptimizationResult, path: Path) -> None:
         ax.set_ylabel(f"{obj.name} ({quantile_label(res.quantile)}, {obj.units})")
     axes[0][0].legend(fontsize=8)
     fig.suptitle(f"Cost against outcomes, {WINDOW[0]}-{WINDOW[1]}", fontsize=10)
-    fig.savefig(path, format="png", dpi=110)
-    plt.close(fig)
+    return fig
 
 
 __all__ = ["DEFAULT_LEVERS", "Evaluation", "Evaluator", "Objective", "OptimizationResult", "Term", "check_request",

@@ -478,8 +478,8 @@ class HighRiskUsers(Component):
     def record(self, t: int, out) -> None:
         table = self.table
         table.alive_end[t] = table.alive_count()
-        self.treatment_entries_log[t] = (self.oat_entries.sum() + self.treatment_entries.sum()
-                                         + self.cohort_entries.sum())
+        entrants = self.oat_entries + self.treatment_entries + self.cohort_entries
+        self.treatment_entries_log[t] = entrants.sum()
         hrou = table.people()
         oat = table.people(OAT)
         out["high_risk_opioid_users"][t] = hrou
@@ -489,6 +489,6 @@ class HighRiskUsers(Component):
         by_sex = table.census()[:, [OAT, TREAT]].sum(axis=(1, 3, 4)) * table.scale  # [ms, sex]
         clients = by_sex + self.cohort_clients
         out["treatment_clients"][t] = clients
-        out["treatment_entrants"][t] = self.oat_entries + self.treatment_entries + self.cohort_entries
+        out["treatment_entrants"][t] = entrants
         need = hrou.sum() + self._non_opioid_regular().sum()
         out["sdg_3_5_treatment_coverage"][t] = clients.sum() / max(need, 1e-9)
