@@ -70,3 +70,24 @@ def test_covid_disruption_cuts_nightlife_drugs(base):
         float(base.users_last_year.sel(**sel).sel(time=during).sum())
     sel = dict(age_group="15-64", substance="heroin")
     np.testing.assert_allclose(shocked.users_last_year.sel(**sel).values, base.users_last_year.sel(**sel).values)
+
+
+def test_cocaine_starts_below_the_latest_survey_level_and_later_starts_are_closer():
+    from dapsim import params
+    from dapsim.demand import baseline
+    from dapsim.demand.population import cocaine_start_level
+    from dapsim.memberstates import POPULATION_15_64
+
+    level = params.ParameterSet.defaults()["population.cocaine_2015_level"]
+    assert cocaine_start_level(level, np.datetime64("2015-01")) == level
+    assert cocaine_start_level(level, np.datetime64("2019-01")) == pytest.approx(level + (1 - level) / 2)
+    assert cocaine_start_level(level, np.datetime64("2024-06")) == 1.0
+    survey = float(np.sum(baseline.COCAINE_LAST_YEAR * POPULATION_15_64))  # people, latest surveys (4.0 m)
+    first = {}
+    for start in ("2015-01", "2023-01"):
+        model = ActionPlanModel(scenario(horizon={"start": start, "end": f"{start[:4]}-03"}), seed=0,
+                                components=[GeneralPopulation])
+        ds = model.run()
+        first[start] = float(ds.users_last_year.sel(substance="cocaine", age_group="15-64").isel(time=0).sum())
+    assert first["2015-01"] == pytest.approx(level * survey, rel=0.01)
+    assert first["2023-01"] == pytest.approx(survey, rel=0.01)

@@ -36,7 +36,7 @@ def test_initial_population_matches_the_first_month_log(base):
 
 
 def test_oat_capacity_raises_clients_and_lowers_deaths(base):
-    more = cached_run(levers=(("oat_capacity", 0.8),))
+    more = cached_run(levers=(("oat_capacity", 1.0),))
     oat_base = base.ds.oat_clients.sel(time="2019").mean("time")
     oat_more = more.ds.oat_clients.sel(time="2019").mean("time")
     assert float(oat_more.sum()) > 1.1 * float(oat_base.sum())
@@ -55,8 +55,8 @@ def test_alternatives_to_sanctions_divert_more_and_imprison_fewer(base):
 
 
 def test_outreach_and_stigma_reduction_fill_treatment_faster(base):
-    more = cached_run(levers=(("outreach", 1.0), ("stigma_reduction", 1.0), ("oat_capacity", 0.8)))
-    oat = cached_run(levers=(("oat_capacity", 0.8),))
+    more = cached_run(levers=(("outreach", 1.0), ("stigma_reduction", 1.0), ("oat_capacity", 1.0)))
+    oat = cached_run(levers=(("oat_capacity", 1.0),))
     waiting_more = component(more, HighRiskUsers).waiting.sum()
     waiting_oat = component(oat, HighRiskUsers).waiting.sum()
     assert waiting_more > waiting_oat  # more people ask for treatment

@@ -863,21 +863,6 @@ def pareto_front(candidates: Sequence[Candidate], scoring: Scoring) -> pd.DataFr
 # ------------------------------------------------------------------------------------------------ optimize
 
 
-def resolve_parameter_draws(draws) -> xr.DataArray:
-    """``None``: registry point values; an int *n*: *n* draws of the shipped posterior (resampled by weight) if
-    there is one, else of the priors; anything :func:`dapsim.ensemble.resolve_draws` takes, as it takes it."""
-    from ..ensemble import prior_draws, resolve_draws
-
-    if isinstance(draws, int) and not isinstance(draws, bool):
-        if draws < 1:
-            raise InputError("--draws", "", "a number of parameter draws >= 1", str(draws))
-        from ..calibration.posterior import load_posterior
-
-        post = load_posterior(n=draws)
-        return post if post is not None else prior_draws(draws)
-    return resolve_draws(draws)
-
-
 def check_budget(budget) -> float:
     """A yearly budget: a finite number of EUR > 0."""
     if isinstance(budget, bool) or not isinstance(budget, int | float | np.integer | np.floating):
@@ -921,7 +906,7 @@ def check_request(scenario, budget, objective, levers=None, robust=None, *, draw
     Raises:
         InputError: one line naming the option or file, what was expected and what was found.
     """
-    from ..ensemble import resolve_seeds
+    from ..ensemble import resolve_draws, resolve_seeds
 
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     budget = check_budget(budget)
@@ -942,7 +927,9 @@ def check_request(scenario, budget, objective, levers=None, robust=None, *, draw
     fresh = [FRESH_SEED_OFFSET + i for i in range(n_fresh)]
     if set(fresh) & set(seed_list):
         raise InputError("seeds", "", f"search seeds below {FRESH_SEED_OFFSET} (fresh seeds start there)", repr(seed_list))
-    values = resolve_parameter_draws(draws)
+    if isinstance(draws, int | np.integer) and not isinstance(draws, bool) and draws < 1:
+        raise InputError("--draws", "", "a number of parameter draws >= 1", str(draws))
+    values = resolve_draws(draws)  # the same draws as run_ensemble and compare for the same argument
     pareto = bool(pareto) or len(objectives) > 1
     return Request(sc, budget, objectives, space, q, values, seed_list, fresh, generations, popsize, seed,
                    None if scale is None else float(scale), pareto)
@@ -976,7 +963,7 @@ def optimize(
             :class:`Objective`, or several (comma-separated or a list: multi-objective mode).
         levers: lever keys to decide on (default :data:`DEFAULT_LEVERS`).
         robust: optimise a quantile of the runs instead of the median, e.g. ``"q90"``.
-        draws: parameter draws (see :func:`resolve_parameter_draws`); ``None`` = registry point values.
+        draws: parameter draws (see :func:`dapsim.ensemble.resolve_draws`); ``None`` = registry point values.
         seeds: model seeds per draw in the search (an int n: 0..n-1).
         fresh_seeds: seeds per draw of the re-evaluation on unseen seeds (0: none).
         generations: optimiser generations after the first.

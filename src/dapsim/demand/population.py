@@ -67,6 +67,16 @@ def steady_state_rates(last_year, lifetime, regular_share, cessation, deescalati
     return initiation, escalation, relapse, cessation
 
 
+def cocaine_start_level(level_2015: float, start_month: np.datetime64) -> float:
+    """Cocaine use at the first month of a run as a fraction of the latest (2023) survey level.
+
+    The 2015 level is calibrated; a run that starts later starts on the straight line from it to the survey
+    level in January 2023, and at the survey level from then on.
+    """
+    months = int((np.datetime64(start_month, "M") - np.datetime64("2015-01", "M")).astype(int))
+    return level_2015 + (1.0 - level_2015) * min(max(months / 96.0, 0.0), 1.0)
+
+
 class GeneralPopulation(Component):
     """Cohorts of the general population by Member State, sex, age band and substance.
 
@@ -90,6 +100,7 @@ class GeneralPopulation(Component):
         "population.perceived_risk_elasticity",
         "population.mean_age_initiation_young",
         "population.mean_age_initiation_old",
+        "population.cocaine_2015_level",
     )
     levers = ("universal_prevention", "selective_prevention")
     shocks = ("covid_disruption",)
@@ -108,7 +119,9 @@ class GeneralPopulation(Component):
         # Targets per cell [ms, sex, band, substance].
         all_ages = np.zeros((N_MS, N_SUBSTANCES))
         all_ages[:, SUBSTANCE_INDEX["cannabis"]] = baseline.CANNABIS_LAST_YEAR
-        all_ages[:, SUBSTANCE_INDEX["cocaine"]] = baseline.COCAINE_LAST_YEAR
+        # The cocaine surveys are of 2023; use rose towards them, so the cohorts start lower.
+        all_ages[:, SUBSTANCE_INDEX["cocaine"]] = baseline.COCAINE_LAST_YEAR * cocaine_start_level(
+            p["population.cocaine_2015_level"], model.months[0])
         for s in _EU_LAST_YEAR:
             all_ages[:, SUBSTANCE_INDEX[s]] = p[f"population.eu_last_year.{s}"]
         share_young = baseline.SHARE_15_34[:, None]
