@@ -61,6 +61,31 @@ def test_posterior_concentrates_near_the_truth(toy_fit):
     assert len(eps) == 3 and eps[-1] < eps[0]
     assert np.isclose(post["weight"].sum(), 1.0)
     assert post.attrs["targets_not_used"] == "[]"
+    ess = json.loads(post.attrs["effective_sample_sizes"])
+    assert len(ess) == 3 and ess[0] == pytest.approx(40.0)
+    assert min(ess) > 0.3 * 40  # the weights stay spread over the particles
+
+
+def test_kernel_covariance_is_twice_the_weighted_particle_covariance():
+    import pandas as pd
+
+    from dapsim.calibration.abc import effective_sample_size, make_transition
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(60, 3)) * [1.0, 2.0, 0.5], columns=["a", "b", "c"])
+    w = rng.uniform(0.5, 1.5, 60)
+    w /= w.sum()
+    mean = (X.to_numpy() * w[:, None]).sum(axis=0)
+    centred = X.to_numpy() - mean
+    weighted_cov = (centred * w[:, None]).T @ centred / (1.0 - np.sum(w ** 2))  # unbiased weighted covariance
+    full = make_transition(3, 60)
+    full.fit(X, w)
+    np.testing.assert_allclose(full.cov, 2.0 * weighted_cov, rtol=1e-6)
+    diagonal = make_transition(3, 5)
+    diagonal.fit(X, w)
+    np.testing.assert_allclose(diagonal.cov, np.diag(np.diag(2.0 * weighted_cov)), rtol=1e-6)
+    assert effective_sample_size(np.ones(10)) == pytest.approx(10.0)
+    assert effective_sample_size(np.array([1.0, 0.0, 0.0])) == pytest.approx(1.0)
 
 
 def test_posterior_netcdf_round_trip_and_ensemble_draws(toy_fit, tmp_path):

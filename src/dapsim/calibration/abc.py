@@ -129,6 +129,27 @@ class ABCModel:
         return stats
 
 
+def twice_the_variance(effective_sample_size: float, dimension: int) -> float:
+    """Bandwidth factor of the perturbation kernel: its covariance is twice the weighted particle covariance.
+
+    Beaumont et al. (2009, Biometrika 96:983) derive 2 x the particle variance for the ABC-PMC kernel (Filippi et
+    al. 2013 show it minimises the divergence between successive populations). pyabc's default, Silverman's rule,
+    shrinks the kernel with the number of particles (to 0.46 x the covariance for 150 particles in 12 dimensions):
+    the kernels of neighbouring particles then barely overlap, a particle's proposal density is little more than
+    its parent's weight, the next weights are roughly prior / parent weight, and the effective sample size
+    collapsed to 2-4 of 150 particles in the calibrations of November 2026. The wider kernel lowers the
+    acceptance rate a little and keeps the weights even.
+    """
+    return math.sqrt(2.0)
+
+
+def effective_sample_size(weights: np.ndarray) -> float:
+    """Kish's effective sample size of importance weights, ``1 / sum(w^2)`` for weights summing to 1."""
+    w = np.asarray(weights, dtype=float)
+    w = w / w.sum()
+    return float(1.0 / np.sum(w ** 2))
+
+
 class DiagonalNormalTransition(pyabc.MultivariateNormalTransition):
     """pyabc's multivariate normal kernel with the covariance cut to its diagonal: each parameter is perturbed
     independently, scaled by the weighted particle variance (see :func:`make_transition`)."""
@@ -141,14 +162,15 @@ class DiagonalNormalTransition(pyabc.MultivariateNormalTransition):
 
 
 def make_transition(n_parameters: int, particles: int):
-    """The perturbation kernel: pyabc's full multivariate normal when there are clearly more particles than
-    parameters; otherwise its diagonal version, because a covariance estimated from fewer particles than
-    dimensions is singular and proposals then collapse onto the particles' subspace (weights degenerate)."""
+    """The perturbation kernel: a multivariate normal with twice the weighted particle covariance
+    (:func:`twice_the_variance`) when there are clearly more particles than parameters; otherwise its diagonal
+    version, because a covariance estimated from fewer particles than dimensions is singular and proposals then
+    collapse onto the particles' subspace (weights degenerate)."""
     import pyabc
 
     if particles > 2 * n_parameters:
-        return pyabc.MultivariateNormalTransition()
-    return DiagonalNormalTransition()
+        return pyabc.MultivariateNormalTransition(bandwidth_selector=twice_the_variance)
+    return DiagonalNormalTransition(bandwidth_selector=twice_the_variance)
 
 
 def make_sampler(scheduler=None, workers: int | None = None):
@@ -290,6 +312,8 @@ def calibrate(
         "particles": particles,
         "generations": int(t + 1),
         "epsilons": [float(e) for e in pops["epsilon"]],
+        "effective_sample_sizes": [round(effective_sample_size(history.get_distribution(m=0, t=int(g))[1]), 1)
+                                   for g in pops["t"]],
         "simulations_per_generation": [int(s) for s in pops["samples"]],
         "total_simulations": int(history.total_nr_simulations),
         "run_seconds": round(seconds, 1),

@@ -191,6 +191,10 @@ def cmd_calibrate(args: argparse.Namespace, components=None, scenario=None) -> i
     eps = json.loads(post.attrs["epsilons"])
     not_used = json.loads(post.attrs["targets_not_used"])
     console.print(f"epsilon by generation (mean squared z): {', '.join(f'{e:.3g}' for e in eps)}")
+    if "effective_sample_sizes" in post.attrs:  # posteriors written before it was recorded lack it
+        ess = json.loads(post.attrs["effective_sample_sizes"])
+        console.print(f"effective sample size by generation (of {post.attrs['particles']} particles): "
+                      f"{', '.join(f'{e:.0f}' for e in ess)}")
     if not_used:
         console.print(f"[yellow]{len(not_used)} targets not used: the model does not fill their variables yet[/yellow]")
     console.print(f"{post.attrs['total_simulations']} simulations in {post.attrs['run_seconds']:.0f} s of sampling "
