@@ -33,3 +33,18 @@ class InputError(Exception):
 
 class ScenarioError(InputError):
     """A scenario file that cannot be run as written."""
+
+
+def reject_unknown_keys(table, allowed, source: str, prefix: str = "", error: type[InputError] = InputError) -> None:
+    """Raise ``error`` naming the first key of ``table`` not in ``allowed`` (a misspelt key must not pass silently).
+
+    Args:
+        table: the parsed TOML table.
+        allowed: the keys it may have, in the order the message lists them.
+        source: the file it came from.
+        prefix: the dotted path of the table with a trailing dot (``levers.oat_capacity[0].``), empty at top level.
+        error: the error class to raise (:class:`ScenarioError` for scenario files).
+    """
+    for k in table:
+        if k not in allowed:
+            raise error(source, f"{prefix}{k}", f"one of the keys {', '.join(allowed)}", f"unknown key {k!r}")

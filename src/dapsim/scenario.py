@@ -34,7 +34,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .dims import MEMBER_STATES, MS_INDEX
-from .errors import ScenarioError
+from .errors import ScenarioError, reject_unknown_keys
 from .levers import LEVERS
 from .params import PARAMETERS
 from .shocks import SHOCKS
@@ -219,9 +219,7 @@ def _build(chain: list[tuple[str, dict]], path: str) -> Scenario:
     shocks: list[tuple[str, int, dict]] = []
     overrides: dict[str, tuple[str, object]] = {}
     for source, raw in chain:
-        for key in raw:
-            if key not in TOP_LEVEL_KEYS:
-                raise ScenarioError(source, key, f"one of the keys {', '.join(TOP_LEVEL_KEYS)}", f"unknown key {key!r}")
+        reject_unknown_keys(raw, TOP_LEVEL_KEYS, source, error=ScenarioError)
         if "name" in raw:
             name = _string(source, "name", raw["name"])
         if "description" in raw:
@@ -321,9 +319,7 @@ def _within(source: str, key: str, month: np.datetime64, start: np.datetime64, e
 def _lever_change(source, label, key, e, start, end) -> LeverChange:
     if not isinstance(e, dict):
         raise ScenarioError(source, label, "a table with target and from", repr(e))
-    for k in e:
-        if k not in LEVER_KEYS:
-            raise ScenarioError(source, f"{label}.{k}", f"one of the keys {', '.join(LEVER_KEYS)}", f"unknown key {k!r}")
+    reject_unknown_keys(e, LEVER_KEYS, source, f"{label}.", ScenarioError)
     spec = LEVERS[key]
     for k in ("target", "from"):
         if k not in e:
@@ -345,9 +341,7 @@ def _lever_change(source, label, key, e, start, end) -> LeverChange:
 def _shock(source, label, s, start, end) -> Shock:
     if not isinstance(s, dict):
         raise ScenarioError(source, label, "a table with kind and at", repr(s))
-    for k in s:
-        if k not in SHOCK_KEYS:
-            raise ScenarioError(source, f"{label}.{k}", f"one of the keys {', '.join(SHOCK_KEYS)}", f"unknown key {k!r}")
+    reject_unknown_keys(s, SHOCK_KEYS, source, f"{label}.", ScenarioError)
     kind = s.get("kind")
     if kind not in SHOCKS:
         raise ScenarioError(source, f"{label}.kind", f"one of the shocks {', '.join(SHOCKS)}", f"unknown shock {kind!r}")

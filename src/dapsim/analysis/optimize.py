@@ -65,7 +65,7 @@ import xarray as xr
 
 from .. import __version__
 from .._toml import load_data
-from ..errors import InputError
+from ..errors import InputError, reject_unknown_keys
 from ..indicators import FIXED_COORDS, INDICATORS
 from ..levers import LEVERS
 from ..scenario import Scenario, load_scenario
@@ -185,9 +185,7 @@ def _parse_objective(raw: object, source: str, key: str, prefix: str = "") -> Ob
     """Validate one objective table; every problem is one line naming the file and the key."""
     if not isinstance(raw, dict):
         raise InputError(source, prefix.rstrip("."), "a table with name, description and [[terms]]", repr(raw))
-    for k in raw:
-        if k not in OBJECTIVE_KEYS:
-            raise InputError(source, f"{prefix}{k}", f"one of the keys {', '.join(OBJECTIVE_KEYS)}", f"unknown key {k!r}")
+    reject_unknown_keys(raw, OBJECTIVE_KEYS, source, prefix)
     name = raw.get("name", key)
     description = raw.get("description", "")
     for k, v in (("name", name), ("description", description)):
@@ -202,9 +200,7 @@ def _parse_objective(raw: object, source: str, key: str, prefix: str = "") -> Ob
         label = f"{prefix}terms[{i}]"
         if not isinstance(t, dict):
             raise InputError(source, label, "a table with variable and weight", repr(t))
-        for k in t:
-            if k not in TERM_KEYS:
-                raise InputError(source, f"{label}.{k}", f"one of the keys {', '.join(TERM_KEYS)}", f"unknown key {k!r}")
+        reject_unknown_keys(t, TERM_KEYS, source, f"{label}.")
         variable = t.get("variable")
         if variable is None:
             raise InputError(source, f"{label}.variable", "an output variable listed by `dapsim indicators`", "nothing")

@@ -73,8 +73,9 @@ def cocaine_start_level(level_2015: float, start_month: np.datetime64) -> float:
     The 2015 level is calibrated; a run that starts later starts on the straight line from it to the survey
     level in January 2023, and at the survey level from then on.
     """
-    months = int((np.datetime64(start_month, "M") - np.datetime64("2015-01", "M")).astype(int))
-    return level_2015 + (1.0 - level_2015) * min(max(months / 96.0, 0.0), 1.0)
+    calibrated, survey = np.datetime64("2015-01", "M"), np.datetime64("2023-01", "M")
+    progress = (np.datetime64(start_month, "M") - calibrated) / (survey - calibrated)
+    return level_2015 + (1.0 - level_2015) * float(np.clip(progress, 0.0, 1.0))
 
 
 class GeneralPopulation(Component):
