@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dapsim.demand.users import HighRiskUsers
+from dapsim.demand.users import OAT, TREAT, HighRiskUsers
 from dapsim.harms.prison import Prison
 from tests.demand_helpers import cached_run, component, run, total
 
@@ -33,6 +33,24 @@ def test_initial_population_matches_the_first_month_log(base):
     hrou0 = float(base.ds.high_risk_opioid_users.isel(time=0).sum())
     assert hrou0 == pytest.approx(table.alive_end[0] * table.scale)
     assert 0.75e6 < hrou0 < 1.0e6  # EDR 2024: 860 000 high-risk opioid users
+
+
+def test_treatment_starts_at_the_balance_of_its_own_flows(base):
+    """With policy as in 2020, OAT and other treatment of high-risk users neither fill up nor drain in five years.
+
+    Before the start was the flows' balance, OAT clients fell 12% from the first month to 2022 in the Member
+    States without binding places, which distorted the overdose hazard scaled on the first month.
+    """
+    ds = base.ds
+    oat = ds.oat_clients.sum("member_state")
+    assert float(oat.sel(time="2019").mean()) == pytest.approx(float(oat.isel(time=0)), rel=0.03)
+    table = base.state.people
+    assert table.people(TREAT).sum() > 0  # high-risk users in other treatment, at the end
+    # only people who prefer OAT are in OAT (the preference is permanent)
+    loc, prefer = table.view("loc"), table.view("u_prefer_oat")
+    p = component(base, HighRiskUsers).params
+    assert np.all(prefer[loc == OAT] < p["users.oat_preference"])
+    assert np.all(prefer[loc == TREAT] >= p["users.oat_preference"])
 
 
 def test_oat_capacity_raises_clients_and_lowers_deaths(base):

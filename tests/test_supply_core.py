@@ -11,6 +11,9 @@ from dapsim.enforcement.cooperation import build_cooperation_graph, reach_matric
 from dapsim.supply.ocg import LEADER
 from dapsim.supply.routes import ENTRY_KINDS, load_network
 
+from dapsim import supply
+from dapsim.model import ActionPlanModel
+
 from .supply_helpers import run, scenario
 
 
@@ -126,3 +129,23 @@ def test_groups_and_agencies_are_mesa_agents(baseline):
     assert {a.kind for a in agencies} >= {"customs", "police", "europol", "eurojust", "frontex", "maoc_n", "partner"}
     assert sum(a.kind == "customs" for a in agencies) == 27
     assert all(g.members >= 0 for g in groups) and any(g.capital_eur > 0 for g in groups)
+
+
+def test_cocaine_arrival_lag_shifts_the_manufacture_path_later():
+    """With a 12-month lag, what leaves for the EU in a month of 2016 is what leaves without lag a year earlier."""
+    from dapsim.supply.production import pool_departures_kg
+
+    model = ActionPlanModel(scenario(), seed=0, components=[*supply.COMPONENTS])
+    net = model.state.trafficking.net
+    cocaine = net.pools.index("cocaine")
+    params = dict(next(c for c in model.components if "supply.cocaine_arrival_lag_months" in c.params).params)
+    params["supply.cocaine_eu_share_growth"] = 0.0  # the same EU-bound share in both years
+
+    def departures_kg(month, lag):
+        model.t = month
+        return pool_departures_kg(model, net, {**params, "supply.cocaine_arrival_lag_months": lag}, 1.0)[cocaine]
+
+    for month in (12, 18, 23):  # 2016-01, 2016-07, 2016-12
+        assert departures_kg(month, 12.0) == pytest.approx(departures_kg(month - 12, 0.0), rel=1e-12)
+    # the UNODC path rises from 2014 to 2016, so a lag lowers what arrives in 2016
+    assert departures_kg(18, 6.0) < departures_kg(18, 0.0)

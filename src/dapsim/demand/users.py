@@ -248,6 +248,30 @@ class PersonTable:
         return out[0] if n_streams == 1 else out
 
 
+def _start_treatment_shares(p, oat_places: np.ndarray, treatment_places: np.ndarray) -> np.ndarray:
+    """Where high-risk users are at the start: in OAT, in other treatment, or out of treatment.
+
+    The preference for OAT is permanent, so the two groups settle separately. People who prefer OAT seek it at
+    ``seek_treatment_per_month`` and leave it at the exit, recovery and other-cause death rates; the balance of those
+    two flows is their share in OAT, unless the places (filled to the initial occupancy) are fewer. The same holds
+    for the others and non-OAT treatment episodes. The general-population clients fill the treatment places left.
+
+    Returns:
+        Shares of the preferring and non-preferring people, [member state, (OAT, other treatment)].
+    """
+    seek = p["users.seek_treatment_per_month"]
+    leave_oat = p["users.oat_exit_per_month"] + p["users.recovery_per_month"] + p["users.other_mortality_per_month"]
+    leave_treatment = (1.0 / p["users.treatment_episode_months"] + p["users.other_mortality_per_month"]
+                       + p["users.recovery_per_month"] * p["users.recovery_rr_other_treatment"])
+    prefer = p["users.oat_preference"]
+    users = baseline.HIGH_RISK_OPIOID_USERS
+    occupancy = p["users.initial_occupancy"]
+    oat_room = np.clip(oat_places * occupancy / users, 0, 1) / max(prefer, 1e-9)
+    treatment_room = np.clip(treatment_places * occupancy / users, 0, 1) / max(1 - prefer, 1e-9)
+    return np.stack([np.minimum(seek / (seek + leave_oat), oat_room),
+                     np.minimum(seek / (seek + leave_treatment), treatment_room)], axis=1)
+
+
 class HighRiskUsers(Component):
     """High-risk opioid users as person-agents: entry, treatment, recovery, other-cause death, demand."""
 
@@ -282,14 +306,15 @@ class HighRiskUsers(Component):
         table.ms[rows] = np.repeat(np.arange(N_MS), agents)
         self._init_people(rows, total, rng, start=True)
         sv = model.state.services
-        # Treatment at the start: OAT places filled to the initial occupancy.
+        # Treatment at the start: everyone is where the monthly flows would keep them, so the first years do not
+        # drift towards the model's own balance (and the overdose hazard, scaled on the first month, stays right).
+        share = _start_treatment_shares(p, sv["oat_places"], sv["treatment_places"])  # [ms, (OAT, TREAT)]
+        prefers_oat = table.u_prefer_oat[rows] < p["users.oat_preference"]
+        ms = table.ms[rows]
         u = rng.random(total)
-        # ... but not above the coverage at which entries (seeking) balance exits, so the start is near a steady state
-        seek = p["users.seek_treatment_per_month"] * p["users.oat_preference"]
-        balance = seek / (seek + p["users.oat_exit_per_month"])
-        oat_share = np.minimum(np.clip(sv["oat_places"] / baseline.HIGH_RISK_OPIOID_USERS, 0, 1) * p["users.initial_occupancy"],
-                               balance)
-        table.loc[rows] = np.where(u < oat_share[table.ms[rows]], OAT, OUT)
+        in_oat = prefers_oat & (u < share[ms, 0])
+        in_treatment = ~prefers_oat & (u < share[ms, 1])
+        table.loc[rows] = np.where(in_oat, OAT, np.where(in_treatment, TREAT, OUT))
         table.t_state[rows] = (rng.random(total) * 60).astype(np.int16)
         # Some of those out of treatment were treated or imprisoned before (spread over the previous years).
         out = np.flatnonzero(table.loc[: table.n] == OUT)

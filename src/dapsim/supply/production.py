@@ -46,7 +46,7 @@ def pool_departures_kg(model, net: TraffickingNetwork, p, ad_multiplier: float) 
     year = int(str(month)[:4]) + (int(str(month)[5:7]) - 0.5) / 12.0
     out = np.zeros(len(net.pools))
     # cocaine: global manufacture x EU-bound share, at wholesale purity
-    coke_t = net.cocaine_manufacture_t(year)
+    coke_t = net.cocaine_manufacture_t(year - p["supply.cocaine_arrival_lag_months"] / 12.0)
     surge = 0.0
     for s in model.shocks("cocaine_production_surge"):
         if s.active(month):

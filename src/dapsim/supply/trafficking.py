@@ -92,7 +92,7 @@ class SupplyComponent(Component):
         "supply.encrypted_phone_share", "supply.home_bias", "supply.risk_aversion", "supply.learning_rate",
         "supply.peer_weight", "supply.recruit_rate", "supply.respawn_months",
         "supply.cocaine_eu_bound_share", "supply.cocaine_eu_share_growth",
-        "supply.cocaine_eu_share_growth_until", "supply.cocaine_wholesale_purity", "supply.heroin_eu_bound_t",
+        "supply.cocaine_eu_share_growth_until", "supply.cocaine_arrival_lag_months", "supply.cocaine_wholesale_purity", "supply.heroin_eu_bound_t",
         "supply.heroin_stockpile_months", "supply.resin_morocco_t", "supply.herb_import_t",
         "supply.herb_domestic_t", "supply.synthetic_opioids_import_t", "supply.nps_import_t",
         "supply.labs_active_2020", "supply.lab_output_kg_per_month", "supply.lab_mdma_share",
