@@ -36,7 +36,7 @@ def test_shipped_targets_cover_the_done_criteria_series(shipped):
     per_variable = collections.Counter(t.variable for t in shipped)
     assert per_variable["drug_induced_deaths"] == 4  # 2019-2022
     assert {t.year for t in shipped if t.variable == "seizures_kg[substance=cocaine]"} == set(range(2016, 2023))
-    for needed in ("oat_clients", "high_risk_opioid_users", "hiv_new_infections_pwid", "nps_new_notified",
+    for needed in ("oat_clients+oat_entrants", "high_risk_opioid_users", "hiv_new_infections_pwid", "nps_new_notified",
                    "users_last_year[substance=cannabis,age_group=15-64]",
                    "users_last_year[substance=cocaine,age_group=15-64]", "treatment_clients+treatment_entrants",
                    "labs_dismantled"):

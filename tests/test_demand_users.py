@@ -53,6 +53,25 @@ def test_treatment_starts_at_the_balance_of_its_own_flows(base):
     assert np.all(prefer[loc == TREAT] >= p["users.oat_preference"])
 
 
+def test_oat_entrants_are_the_admissions_to_oat(base):
+    """OAT entrants are part of all treatment entrants, and with no OAT places nobody starts OAT.
+
+    The calibration counts the people who received OAT during a year (the EUDA's definition) as the stock plus
+    the year's entrants, so the entrants must be admissions to OAT only, in people (not agents).
+    """
+    ds = base.ds
+    entrants, everyone = ds.oat_entrants, ds.treatment_entrants
+    assert entrants.attrs["units"] == "people" and entrants.dims == ("time", "member_state")
+    assert bool((entrants <= everyone).all()) and float(entrants.sum()) < float(everyone.sum())
+    # people leave OAT every month, so at a steady stock about as many start it: a year's entrants are a sizeable
+    # share of the stock, and the stock plus entrants (people treated during the year) exceeds the stock
+    year = entrants.sel(time="2019").sum()
+    stock = ds.oat_clients.sel(time="2019").mean("time").sum()
+    assert 0.1 * float(stock) < float(year) < float(stock)
+    closed = cached_run(levers=(("oat_capacity", 0.0),))
+    assert float(closed.ds.oat_entrants.sel(time=slice("2016", None)).sum()) == 0.0
+
+
 def test_oat_capacity_raises_clients_and_lowers_deaths(base):
     more = cached_run(levers=(("oat_capacity", 1.0),))
     oat_base = base.ds.oat_clients.sel(time="2019").mean("time")

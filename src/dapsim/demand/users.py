@@ -289,8 +289,8 @@ class HighRiskUsers(Component):
         "population.male_share_of_users",
     )
     levers = ("oat_capacity", "treatment_capacity", "outreach", "stigma_reduction")
-    fills = ("high_risk_opioid_users", "people_who_inject", "oat_clients", "treatment_clients", "treatment_entrants",
-             "oat_coverage", "sdg_3_5_treatment_coverage")
+    fills = ("high_risk_opioid_users", "people_who_inject", "oat_clients", "oat_entrants", "treatment_clients",
+             "treatment_entrants", "oat_coverage", "sdg_3_5_treatment_coverage")
 
     def __init__(self, model, params):
         super().__init__(model, params)
@@ -515,5 +515,6 @@ class HighRiskUsers(Component):
         clients = by_sex + self.cohort_clients
         out["treatment_clients"][t] = clients
         out["treatment_entrants"][t] = entrants
+        out["oat_entrants"][t] = self.oat_entries
         need = hrou.sum() + self._non_opioid_regular().sum()
         out["sdg_3_5_treatment_coverage"][t] = clients.sum() / max(need, 1e-9)
