@@ -87,8 +87,8 @@ INDICATORS: Mapping[str, Variable] = MappingProxyType(dict([
        "general-population cohorts). The people treated during a year, the EUDA's count, are about the stock "
        "at the start of the year plus the year's entrants."),
     _v("oat_entrants", 7, "time member_state", "people", "sum", "People starting opioid agonist treatment",
-       "Admissions to OAT, a subset of treatment_entrants. The EUDA's OAT client total counts people who "
-       "received OAT during a year, about the stock at the start of the year plus the year's entrants."),
+       "Admissions to OAT, a subset of treatment_entrants (which explains the EUDA's count of people "
+       "treated during a year)."),
     _v("oat_coverage", 7, "time member_state", "fraction of high-risk opioid users", "mean", "OAT coverage", ""),
     _v("syringes_per_pwid", 7, "time member_state", "syringes per person per year", "mean",
        "Syringes distributed per person who injects", ""),
