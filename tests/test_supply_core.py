@@ -131,6 +131,23 @@ def test_groups_and_agencies_are_mesa_agents(baseline):
     assert all(g.members >= 0 for g in groups) and any(g.capital_eur > 0 for g in groups)
 
 
+def test_cocaine_eu_bound_share_steps_up_around_its_midpoint_and_stops_growing():
+    """The share is the 2015 share times the growth times (1 + step x logistic); flat after the growth ends."""
+    from dapsim.supply.production import cocaine_eu_bound_share
+
+    p = {"supply.cocaine_eu_bound_share": 0.1, "supply.cocaine_eu_share_growth": 0.0,
+         "supply.cocaine_eu_share_growth_until": 2022.0, "supply.cocaine_eu_share_step": 0.8,
+         "supply.cocaine_eu_share_step_midpoint": 2017.0, "supply.cocaine_eu_share_step_width_years": 0.25}
+    assert cocaine_eu_bound_share(2017.0, p) == pytest.approx(0.1 * 1.4, rel=1e-12)  # half the step at the midpoint
+    assert cocaine_eu_bound_share(2014.0, p) == pytest.approx(0.1, rel=1e-4)  # before: the 2015 share
+    assert cocaine_eu_bound_share(2020.0, p) == pytest.approx(0.18, rel=1e-4)  # after: the whole step
+    wider = {**p, "supply.cocaine_eu_share_step_width_years": 1.0}
+    assert cocaine_eu_bound_share(2016.5, wider) > cocaine_eu_bound_share(2016.5, p)  # a wider step starts earlier
+    growing = {**p, "supply.cocaine_eu_share_growth": 0.1}
+    assert cocaine_eu_bound_share(2022.0, growing) == pytest.approx(0.18 * 1.1 ** 7, rel=1e-4)
+    assert cocaine_eu_bound_share(2030.0, growing) == pytest.approx(cocaine_eu_bound_share(2025.0, growing), rel=1e-12)
+
+
 def test_cocaine_arrival_lag_shifts_the_manufacture_path_later():
     """With a 12-month lag, what leaves for the EU in a month of 2016 is what leaves without lag a year earlier."""
     from dapsim.supply.production import pool_departures_kg
@@ -140,6 +157,7 @@ def test_cocaine_arrival_lag_shifts_the_manufacture_path_later():
     cocaine = net.pools.index("cocaine")
     params = dict(next(c for c in model.components if "supply.cocaine_arrival_lag_months" in c.params).params)
     params["supply.cocaine_eu_share_growth"] = 0.0  # the same EU-bound share in both years
+    params["supply.cocaine_eu_share_step"] = 0.0
 
     def departures_kg(month, lag):
         model.t = month
