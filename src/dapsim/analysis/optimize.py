@@ -107,7 +107,7 @@ PENALTY = 10.0
 FAILED_PENALTY = 1000.0
 """Score multiple of the baseline's for a candidate with a failed run: never chosen, never near the front."""
 
-CORRECTIONS = 3
+CORRECTIONS = 4
 """Rounds of correcting a single-lever comparator whose measured cost exceeded the budget."""
 
 MARGIN = 0.99
