@@ -9,6 +9,7 @@ pre-export checks.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 
 from ..dims import SUBSTANCE_INDEX
 from ..levers import LEVERS
@@ -38,17 +39,17 @@ def cocaine_eu_bound_share(year: float, p) -> float:
 
     Two documented movements, neither of whose size is published, so both are calibrated: a steady growth of
     Europe's share of the trade (UNODC, Global Report on Cocaine 2023), held flat after the last year the data
-    show it, and a step when the routes moved from Iberia to the northern container ports in 2016-2017 (EDR 2018
-    and 2019: seizures in Spain and France doubled, Belgium's rose by half). The step is a logistic in time, so
-    its midpoint and width say when and how fast the routes moved.
+    show it, and a step when the routes moved to the northern container ports in 2016-2017 (sources in the
+    registry, ``supply.cocaine_eu_share_step``). The step is a logistic in time, so its midpoint and width say
+    when and how fast the routes moved.
 
     Args:
         year: calendar year with the month as a fraction (2017.5 is mid-2017).
         p: the supply component's parameters.
     """
-    growth = (1.0 + p["supply.cocaine_eu_share_growth"]) ** (min(year, p["supply.cocaine_eu_share_growth_until"]) - 2015.0)
-    moved = 1.0 / (1.0 + np.exp(-(year - p["supply.cocaine_eu_share_step_midpoint"])
-                                / p["supply.cocaine_eu_share_step_width_years"]))
+    years_of_growth = min(year, p["supply.cocaine_eu_share_growth_until"]) - 2015.0
+    growth = (1.0 + p["supply.cocaine_eu_share_growth"]) ** years_of_growth
+    moved = expit((year - p["supply.cocaine_eu_share_step_midpoint"]) / p["supply.cocaine_eu_share_step_width_years"])
     return float(p["supply.cocaine_eu_bound_share"] * growth * (1.0 + p["supply.cocaine_eu_share_step"] * moved))
 
 
