@@ -254,15 +254,10 @@ def write_outputs(result: SensitivityResult, out: Path) -> dict[str, Path]:
 
 def plot(result: SensitivityResult, path: Path, top: int = 12) -> Path:
     """Sobol: total and first-order indices per outcome; Morris: mu* against sigma per outcome."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..viz.panels import panel_grid
 
     outcomes = result.outcome_names
-    ncol = min(3, len(outcomes))
-    nrow = math.ceil(len(outcomes) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(5.2 * ncol, 3.6 * nrow), squeeze=False)
+    fig, axes = panel_grid(len(outcomes), 3, (5.2, 3.6))
     for ax, name in zip(axes.flat, outcomes):
         rows = [r for r in result.indices if r["outcome"] == name and (("ST" in r) or ("mu_star" in r))]
         title = f"{name}, {result.year}"
@@ -295,8 +290,6 @@ def plot(result: SensitivityResult, path: Path, top: int = 12) -> Path:
             ax.plot([0, lim], [0, lim], ls=":", color="grey", lw=0.8)
             ax.set_xlabel("mu* (mean |elementary effect| per unit prior quantile)")
             ax.set_ylabel("sigma (interaction / non-linearity)")
-    for ax in list(axes.flat)[len(outcomes):]:
-        ax.set_axis_off()
     n_failed = int(result.failed.sum())
     fig.suptitle(f"Sensitivity ({result.method}), {len(result.errors)} runs, {n_failed} failed", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.97))

@@ -120,15 +120,10 @@ def write_table(rows: list[dict], path: Path, columns: Sequence[str] = TABLE_COL
 
 def plot(rows: list[dict], targets: TargetSet, predictive: np.ndarray, cutoff: int, path: Path) -> Path:
     """Observed (with ranges) against the posterior predictive median and 90% band, one panel per series."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..viz.panels import panel_grid
 
     series = list(dict.fromkeys(t.series for t in targets))
-    ncol = min(3, len(series))
-    nrow = math.ceil(len(series) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(5.0 * ncol, 3.3 * nrow), squeeze=False)
+    fig, axes = panel_grid(len(series), 3, (5.0, 3.3))
     for ax, name in zip(axes.flat, series):
         idx = [j for j, t in enumerate(targets) if t.series == name]
         ts = [targets[j] for j in idx]
@@ -152,8 +147,6 @@ def plot(rows: list[dict], targets: TargetSet, predictive: np.ndarray, cutoff: i
         ax.set_ylabel(ts[0].unit, fontsize=8)
         ax.tick_params(labelsize=7)
         ax.set_xticks(sorted(set(years.tolist())))
-    for ax in list(axes.flat)[len(series):]:
-        ax.set_axis_off()
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
     fig.suptitle(f"Out-of-sample validation: fitted on years up to {cutoff}", fontsize=11)

@@ -10,7 +10,6 @@ is usually much narrower than that of the levels.
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from ..storage import write_atomic  # noqa: E402
+from .panels import panel_grid  # noqa: E402
 
 COLOURS = ("#1f4e79", "#c0504d", "#4f9a55", "#8064a2", "#f79646", "#2c9fb0", "#7f7f7f", "#b5a642", "#d45fa0", "#5b5b9f")
 RUN_DIMS = ("draw", "seed")
@@ -45,15 +45,9 @@ def fan_figure(series: Sequence[tuple[str, str, xr.DataArray]], title: str, refe
     Returns:
         The matplotlib figure.
     """
-    n = max(len(series), 1)
-    cols = min(3, n)
-    rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 2.9 * rows), squeeze=False)
-    for ax in axes.flat[len(series):]:
-        ax.axis("off")
+    fig, axes = panel_grid(len(series), 3, (4.3, 2.9))
     if not series:
         axes[0, 0].text(0.5, 0.5, "no indicator recorded by the model yet", ha="center", va="center")
-        axes[0, 0].axis("off")
     handles = {}
     for ax, (label, units, da) in zip(axes.flat, series):
         years = da["year"].values

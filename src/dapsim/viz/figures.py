@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import matplotlib
@@ -12,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from ..storage import write_atomic  # noqa: E402
+from .panels import panel_grid  # noqa: E402
 from ..report import headline_table  # noqa: E402
 
 
@@ -19,12 +19,7 @@ def indicator_panels(yearly: xr.Dataset, title: str, path: str | Path) -> Path:
     """One small panel per headline indicator, EU-27 yearly values over the horizon; written atomically."""
     years = [int(y) for y in yearly["year"].values] if "year" in yearly.coords else []
     rows = headline_table(yearly, years)
-    n = max(len(rows), 1)
-    cols = min(4, n)
-    nrows = math.ceil(n / cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(3.6 * cols, 2.5 * nrows), squeeze=False)
-    for ax in axes.flat[len(rows):]:
-        ax.axis("off")
+    fig, axes = panel_grid(len(rows), 4, (3.6, 2.5))
     if not rows:
         axes[0, 0].text(0.5, 0.5, "no indicators recorded", ha="center", va="center")
     for ax, (h, values) in zip(axes.flat, rows):
@@ -36,7 +31,7 @@ def indicator_panels(yearly: xr.Dataset, title: str, path: str | Path) -> Path:
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
     fig.suptitle(f"{title} (EU-27; shaded: Action Plan 2021-2025)", fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (2.5 * nrows)))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (2.5 * axes.shape[0])))
     path = Path(path)
     write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
