@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from ..storage import write_atomic  # noqa: E402
-from .panels import panel_grid  # noqa: E402
 from ..report import headline_table  # noqa: E402
+from .panels import panel_grid  # noqa: E402
 
 
 def indicator_panels(yearly: xr.Dataset, title: str, path: str | Path) -> Path:
