@@ -12,6 +12,7 @@ outputs are written atomically, and long work shows progress on stderr.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -87,10 +88,15 @@ def register(subparsers) -> None:
     p.add_argument("--generations", type=_non_negative_int, default=8,
                    help="ABC-SMC generations (default 8); 0 with --resume writes the posterior of the latest "
                         "finished generation of a calibration that was stopped")
-    p.add_argument("--out", default=DEFAULT_POSTERIOR, metavar="FILE", help=f"posterior NetCDF (default {DEFAULT_POSTERIOR})")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help=f"posterior NetCDF (default {DEFAULT_POSTERIOR}; calibration/posterior_NAME.nc with --block)")
     p.add_argument("--scenario", default=DEFAULT_SCENARIO, help=f"scenario compared with the data (default {DEFAULT_SCENARIO})")
     p.add_argument("--db", default=None, metavar="FILE", help="SQLite history (default: beside --out, <stem>_history.db)")
     p.add_argument("--resume", action="store_true", help="continue the latest run in the history for --generations more")
+    p.add_argument("--block", default=None, metavar="NAME",
+                   help="calibrate a separable block on its own targets with only its components (nps)")
+    p.add_argument("--join", action="append", default=[], metavar="FILE",
+                   help="put the parameters of a block posterior (written with --block) into the posterior; repeatable")
     p.add_argument("--min-epsilon", type=_number, default=0.0, help="stop once the threshold (mean squared z) reaches this")
     p.add_argument("--max-simulations", type=_positive_int, default=None, help="stop after this many simulations")
     _add_run_options(p, 20.0)
@@ -161,18 +167,40 @@ def cmd_calibrate(args: argparse.Namespace, components=None, scenario=None) -> i
     """``dapsim calibrate``: ABC-SMC, posterior to ``--out``, history to ``--db``."""
     from ..scenario import load_scenario
     from .abc import calibrate
-    from .posterior import summary, write_posterior
+    from .blocks import check_separable, get_block, join, read_blocks
+    from .posterior import DEFAULT_POSTERIOR, summary, write_posterior
     from .targets import load_targets
 
     targets = load_targets(args.targets)
     sc = scenario if scenario is not None else load_scenario(args.scenario)
-    out = _check_file_target(Path(args.out), "--out")
+    parameters = _parameters(args) if args.params else None
+    block = None
+    if args.block is not None:
+        block = get_block(args.block)
+        if args.join:
+            raise InputError("--join", "", "no --join with --block (blocks are joined into the main posterior)",
+                             ", ".join(args.join))
+        components = block.components()
+        targets = targets.where(lambda t: t.names <= block.variables())
+        if not len(targets):
+            raise InputError("--targets", "", f"targets on the {block.name!r} block's variables "
+                             f"({', '.join(sorted(block.variables()))})", f"none in {args.targets}")
+        parameters = parameters or list(block.parameters)
+        check_separable(block, parameters)
+    joined = read_blocks(args.join)  # read before calibrating: a bad file fails now, not after hours
+    default_out = f"calibration/posterior_{block.name}.nc" if block else DEFAULT_POSTERIOR
+    out = _check_file_target(Path(args.out or default_out), "--out")
     db = _history_path(out, args.db)
     started = time.perf_counter()
-    post = calibrate(targets, sc, parameters=_parameters(args), particles=args.particles, generations=args.generations,
+    post = calibrate(targets, sc, parameters=parameters, particles=args.particles, generations=args.generations,
                      scale=args.scale, db=db, resume=args.resume, scheduler=args.scheduler, workers=args.workers,
                      min_epsilon=args.min_epsilon, max_simulations=args.max_simulations, components=components,
                      report=lambda line: err_console.print(f"[dim]{line}[/dim]"))
+    if block is not None:
+        post.attrs.update({"block": block.name, "block_components": json.dumps([c.name for c in components]),
+                           "block_why": block.why})
+    if joined:
+        post = join(post, joined)
     path = write_posterior(post, out)
     table = Table(title=f"Posterior ({post.sizes['draw']} particles, generation {post.attrs['generations']})",
                   title_justify="left")
@@ -186,8 +214,6 @@ def cmd_calibrate(args: argparse.Namespace, components=None, scenario=None) -> i
         table.add_row(r["parameter"], f"{r['prior_median']:.4g}", f"{r['median']:.4g}", f"{r['q05']:.4g} – {r['q95']:.4g}",
                       r["units"])
     console.print(table)
-    import json
-
     eps = json.loads(post.attrs["epsilons"])
     not_used = json.loads(post.attrs["targets_not_used"])
     console.print(f"epsilon by generation (mean squared z): {', '.join(f'{e:.3g}' for e in eps)}")
@@ -195,6 +221,9 @@ def cmd_calibrate(args: argparse.Namespace, components=None, scenario=None) -> i
         ess = json.loads(post.attrs["effective_sample_sizes"])
         console.print(f"effective sample size by generation (of {post.attrs['particles']} particles): "
                       f"{', '.join(f'{e:.0f}' for e in ess)}")
+    for b in json.loads(post.attrs.get("joined_blocks", "[]")):
+        console.print(f"joined block {b['block']!r} from {b['file']}: {', '.join(b['parameters'])}"
+                      + (f" (replacing the main calibration's {', '.join(b['replaced'])})" if b["replaced"] else ""))
     if not_used:
         console.print(f"[yellow]{len(not_used)} targets not used: the model does not fill their variables yet[/yellow]")
     console.print(f"{post.attrs['total_simulations']} simulations in {post.attrs['run_seconds']:.0f} s of sampling "

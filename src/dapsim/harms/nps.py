@@ -87,7 +87,8 @@ class NewPsychoactiveSubstances(Component):
         reduce = 1 - checking * p["overdose.drug_checking_use"] * p["overdose.drug_checking_avoidance"]
         lam = p["nps.harm_events_per_substance_month"] * users * reduce * (
             unnotified.sum() + notified.sum() * (1 - p["nps.response_effect"]))
-        self.harms = int(stats.poisson.ppf(rng.random(), lam)) if lam > 0 else 0
+        u = rng.random()  # drawn every month, so the stream does not depend on whether any harm was possible
+        self.harms = int(stats.poisson.ppf(u, lam)) if lam > 0 else 0
         # forget substances gone from the market and notified
         keep = (self.leaves >= t) | (self.notified >= t)
         self.appeared, self.notified, self.leaves = self.appeared[keep], self.notified[keep], self.leaves[keep]
