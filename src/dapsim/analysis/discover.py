@@ -229,12 +229,10 @@ def write_outputs(result: DiscoveryResult, out: Path) -> dict[str, Path]:
 
 def plot(result: DiscoveryResult, path: Path) -> Path:
     """Left: coverage/density trade-off of each box's peeling; right: the first box's limits on each dimension."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig = Figure(figsize=(11, 4.2))
+    ax1, ax2 = fig.subplots(1, 2)
     shown = [b for b in result.boxes if b.meets_threshold] or result.boxes[:1]
     vmax = max([1] + [int(b.trajectory["res_dim"].max()) for b in shown])
     markers = "o^sD"

@@ -1292,13 +1292,11 @@ def report_markdown(res: OptimizationResult) -> str:
 
 
 def _trace_figure(res: OptimizationResult):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     scoring = res.scoring
-    fig, ax = plt.subplots(figsize=(7, 4.2), constrained_layout=True)
+    fig = Figure(figsize=(7, 4.2), layout="constrained")
+    ax = fig.subplots()
     for c in res.candidates:
         if c.role == "search" and scoring.fits(c.evaluation):
             ax.plot(c.generation, scoring.score(c.evaluation), ".", color="0.75", ms=5, zorder=1)
@@ -1323,14 +1321,12 @@ def _trace_figure(res: OptimizationResult):
 
 
 def _pareto_figure(res: OptimizationResult):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     scoring = res.scoring
     n = len(res.objectives)
-    fig, axes = plt.subplots(1, n, figsize=(5 * n, 4), constrained_layout=True, squeeze=False)
+    fig = Figure(figsize=(5 * n, 4), layout="constrained")
+    axes = fig.subplots(1, n, squeeze=False)
     ok = [c for c in res.candidates if scoring.fits(c.evaluation)]
     front = set(res.pareto["candidate"]) if res.pareto is not None else set()
     for ax, obj in zip(axes[0], res.objectives):

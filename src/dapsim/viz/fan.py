@@ -13,15 +13,11 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import xarray as xr
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-
-from ..storage import write_atomic  # noqa: E402
-from .panels import panel_grid  # noqa: E402
+from ..storage import write_atomic
+from .panels import panel_grid
 
 COLOURS = ("#1f4e79", "#c0504d", "#4f9a55", "#8064a2", "#f79646", "#2c9fb0", "#7f7f7f", "#b5a642", "#d45fa0", "#5b5b9f")
 RUN_DIMS = ("draw", "seed")
@@ -80,10 +76,9 @@ def fan_figure(series: Sequence[tuple[str, str, xr.DataArray]], title: str, refe
 
 
 def figure_png(fig) -> bytes:
-    """The figure as PNG bytes (closes it)."""
+    """The figure as PNG bytes."""
     buf = io.BytesIO()
     fig.savefig(buf, dpi=100, format="png")
-    plt.close(fig)
     return buf.getvalue()
 
 

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import xarray as xr
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import xarray as xr  # noqa: E402
-
-from ..storage import write_atomic  # noqa: E402
-from ..report import headline_table  # noqa: E402
-from .panels import panel_grid  # noqa: E402
+from ..report import headline_table
+from ..storage import write_atomic
+from .panels import panel_grid
 
 
 def indicator_panels(yearly: xr.Dataset, title: str, path: str | Path) -> Path:
@@ -34,5 +30,4 @@ def indicator_panels(yearly: xr.Dataset, title: str, path: str | Path) -> Path:
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (2.5 * axes.shape[0])))
     path = Path(path)
     write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    plt.close(fig)
     return path

@@ -18,14 +18,12 @@ import inspect
 import io
 
 import matplotlib
+import networkx as nx
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import networkx as nx  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from ..dims import MEMBER_STATES  # noqa: E402
+from ..dims import MEMBER_STATES
 
 ENTRY_KINDS = {"container_port", "secondary_port", "hub_airport", "postal_hub", "land_border", "airport",
                "entry_point", "port", "border"}

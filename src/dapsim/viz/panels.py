@@ -13,16 +13,16 @@ def panel_grid(n: int, columns: int, panel_size: tuple[float, float]):
 
     Returns:
         ``(figure, axes)`` with ``axes`` a 2-D array (``squeeze=False``), so ``axes.flat`` walks the panels in order.
+        The figure is made with matplotlib's object API, outside pyplot: nothing changes the backend of the
+        caller's session (a notebook keeps its inline figures) and nothing needs closing.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     cols = min(columns, max(n, 1))
     rows = math.ceil(max(n, 1) / cols)
     width, height = panel_size
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    fig = Figure(figsize=(width * cols, height * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_axis_off()
     return fig, axes
