@@ -128,6 +128,12 @@ def test_cli_block_calibration_then_join_end_to_end(tmp_path, capsys):
     missing = _parser().parse_args(["calibrate", "--join", str(tmp_path / "none.nc"), "--out", str(tmp_path / "y.nc")])
     with pytest.raises(InputError, match="none.nc"):
         cmd_calibrate(missing)
+    not_a_block = write_posterior(_posterior({"nps.appearances_per_year": [45.0]}, [1.0]), tmp_path / "plain.nc")
+    wrong = _parser().parse_args(["calibrate", "--join", str(not_a_block), "--out", str(tmp_path / "y.nc")])
+    with pytest.raises(InputError) as err:
+        cmd_calibrate(wrong)  # refused before any simulation
+    assert str(err.value) == (f"{not_a_block}: block: expected a block posterior written by `dapsim calibrate "
+                              "--block NAME`, got a posterior without a block attribute")
     assert not (tmp_path / "y.nc").exists()
 
 

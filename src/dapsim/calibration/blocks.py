@@ -117,10 +117,7 @@ def join(main: xr.Dataset, blocks: Sequence[tuple[str | Path, xr.Dataset]], seed
     record = []
     rng = np.random.default_rng(seed)
     for path, block in blocks:
-        name = block.attrs.get("block")
-        if not name:
-            raise InputError(str(path), "block", "a block posterior written by `dapsim calibrate --block NAME`",
-                             "a posterior without a block attribute")
+        name = _block_name(path, block)
         idx = rng.permutation(resample(block["weight"].values, n, seed))
         replaced = []
         for key in block.data_vars:
@@ -135,9 +132,21 @@ def join(main: xr.Dataset, blocks: Sequence[tuple[str | Path, xr.Dataset]], seed
     return out
 
 
+def _block_name(path: str | Path, block: xr.Dataset) -> str:
+    name = block.attrs.get("block")
+    if not name:
+        raise InputError(str(path), "block", "a block posterior written by `dapsim calibrate --block NAME`",
+                         "a posterior without a block attribute")
+    return str(name)
+
+
 def read_blocks(paths: Sequence[str | Path]) -> list[tuple[str, xr.Dataset]]:
-    """Read block posteriors for :func:`join` (each checked like any posterior)."""
-    return [(str(p), read_posterior(p)) for p in paths]
+    """Read block posteriors for :func:`join`, each checked like any posterior and for its block attribute
+    (before a calibration starts, so a wrong file fails at once rather than after hours)."""
+    blocks = [(str(p), read_posterior(p)) for p in paths]
+    for path, block in blocks:
+        _block_name(path, block)
+    return blocks
 
 
 __all__ = ["BLOCKS", "Block", "check_separable", "get_block", "join", "read_blocks"]
