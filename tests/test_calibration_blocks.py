@@ -81,9 +81,10 @@ def test_join_replaces_the_block_columns_by_weight_and_keeps_the_main_weights(tm
                         "epsilons": json.dumps([3.0, 1.2]), "total_simulations": 900})
     path = write_posterior(block, tmp_path / "posterior_nps.nc")
     out = join(main, [(str(path), read_posterior(path))])
-    np.testing.assert_array_equal(out["weight"].values, main["weight"].values)
-    np.testing.assert_array_equal(out["users.oat_preference"].values, main["users.oat_preference"].values)
-    # all block weight is on its second particle, so every joined draw is that particle
+    # four equally weighted draws: the main particles by weight (0.1, 0.2, 0.3, 0.4 -> one each of the last three
+    # and one more of the heaviest, by systematic resampling), the block's all on its only weighted particle
+    np.testing.assert_array_equal(out["weight"].values, [0.25] * 4)
+    assert sorted(out["users.oat_preference"].values.tolist()) == [0.6, 0.7, 0.8, 0.8]
     np.testing.assert_array_equal(out["nps.wave_half_life_years"].values, [0.9] * 4)
     np.testing.assert_array_equal(out["nps.appearances_per_year"].values, [50.0] * 4)
     record = json.loads(out.attrs["joined_blocks"])
@@ -101,6 +102,7 @@ def test_join_pairs_blocks_at_random_and_reproducibly():
     block.attrs["block"] = "nps"
     a, b = join(main, [("b.nc", block)]), join(main, [("b.nc", block)])
     xr.testing.assert_identical(a, b)
+    assert sorted(a["users.oat_preference"].values.tolist()) == sorted(main["users.oat_preference"].values.tolist())
     # independent pairing: no rank correlation between the main column and the joined one
     x, y = a["users.oat_preference"].values, a["nps.wave_half_life_years"].values
     assert abs(np.corrcoef(np.argsort(np.argsort(x)), np.argsort(np.argsort(y)))[0, 1]) < 0.15
@@ -137,6 +139,19 @@ def test_cli_block_calibration_then_join_end_to_end(tmp_path, capsys):
     assert not (tmp_path / "y.nc").exists()
 
 
+def test_join_keeps_the_blocks_marginal_when_the_main_weights_are_uneven():
+    """A main posterior resting on one heavy particle must not shrink the block's marginal to one draw."""
+    main = _posterior({"users.oat_preference": np.linspace(0.5, 0.9, 50)}, [100.0] + [1.0] * 49)
+    block = _posterior({"nps.wave_half_life_years": np.linspace(0.3, 2.4, 400)}, np.ones(400))
+    block.attrs["block"] = "nps"
+    out = join(main, [("b.nc", block)])
+    assert out.sizes["draw"] == 400
+    np.testing.assert_allclose(out["weight"].values, 1 / 400)
+    assert len(np.unique(out["nps.wave_half_life_years"].values)) == 400
+    # the heavy main particle (weight 100 of 149) keeps its share of the draws
+    assert np.mean(out["users.oat_preference"].values == 0.5) == pytest.approx(100 / 149, abs=0.01)
+
+
 def test_cli_join_puts_a_block_into_a_main_calibration(tmp_path, capsys):
     from .test_calibration_toy import ToyHarms, toy_registry, toy_scenario, write_toy_targets
 
@@ -151,6 +166,6 @@ def test_cli_join_puts_a_block_into_a_main_calibration(tmp_path, capsys):
         assert cmd_calibrate(args, components=[ToyHarms], scenario=toy_scenario("2018-12")) == 0
     post = read_posterior(out)
     assert post.sizes["draw"] == 6
-    assert set(post["nps.wave_half_life_years"].values) <= {0.6, 0.8}
+    assert sorted(post["nps.wave_half_life_years"].values.tolist()) == [0.6] * 3 + [0.8] * 3
     assert json.loads(post.attrs["joined_blocks"])[0]["block"] == "nps"
     assert f"joined block 'nps' from {block_file}" in capsys.readouterr().out.replace("\n", "")

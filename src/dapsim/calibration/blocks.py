@@ -99,21 +99,29 @@ def check_separable(block: Block, parameters: Sequence[str]) -> None:
 
 
 def join(main: xr.Dataset, blocks: Sequence[tuple[str | Path, xr.Dataset]], seed: int = 0) -> xr.Dataset:
-    """The main posterior with the columns of separately calibrated blocks put in.
+    """The main posterior with the columns of separately calibrated blocks put in, as equally weighted draws.
 
-    Each block posterior is resampled by weight to the main posterior's number of draws (systematic
-    resampling, :func:`~dapsim.calibration.posterior.resample`) and shuffled with a fixed seed, so its draws are
-    paired with the main draws at random: the joint posterior of independent blocks is the product of their
-    posteriors. A parameter the main calibration also varied is replaced (the block's targets inform it; the
-    main distance only added their noise), and listed in the ``joined_blocks`` attribute.
+    The main posterior and each block posterior are resampled by weight (systematic resampling,
+    :func:`~dapsim.calibration.posterior.resample`) to as many draws as the largest of them has particles, and
+    each block's draws are shuffled with a fixed seed, so they are paired with the main draws at random: the
+    joint posterior of independent blocks is the product of their posteriors. The draws then carry equal
+    weights. Keeping the main weights instead would let a few heavy main particles (the main calibration's
+    effective sample size) decide the block's marginal too, whatever the block's own weights. A parameter the
+    main calibration also varied is replaced (the block's targets inform it; the main distance only added their
+    noise), and listed in the ``joined_blocks`` attribute.
 
     Args:
-        main: the main posterior (its weights are kept).
+        main: the main posterior.
         blocks: (file, dataset) of each block posterior written by ``dapsim calibrate --block``.
         seed: seed of the resampling and the pairing (fixed, so every machine joins the same draws).
     """
-    out = main.copy()
-    n = main.sizes["draw"]
+    n = max([main.sizes["draw"], *(block.sizes["draw"] for _, block in blocks)])
+    picked = resample(main["weight"].values, n, seed)
+    out = xr.Dataset({key: xr.Variable(("draw",), main[key].values[picked], attrs=main[key].attrs)
+                      for key in main.data_vars},
+                     coords={"draw": np.arange(n),
+                             "weight": ("draw", np.full(n, 1.0 / n), main["weight"].attrs)},
+                     attrs=dict(main.attrs))
     record = []
     rng = np.random.default_rng(seed)
     for path, block in blocks:
@@ -129,6 +137,8 @@ def join(main: xr.Dataset, blocks: Sequence[tuple[str | Path, xr.Dataset]], seed
                        "epsilons": json.loads(block.attrs.get("epsilons", "[]")),
                        "total_simulations": int(block.attrs.get("total_simulations", 0))})
     out.attrs["joined_blocks"] = json.dumps(record, sort_keys=True)
+    out.attrs["weights"] = (f"equal: the main posterior ({main.sizes['draw']} particles) and each block resampled "
+                            f"by weight to {n} draws and paired at random")
     return out
 
 

@@ -4,6 +4,7 @@ Layout of ``calibration/posterior.nc`` (written by ``dapsim calibrate``)::
 
     dimensions:  draw
     coordinates: draw (0..n-1), weight(draw)  -- importance weights of the last ABC-SMC generation, sum 1
+                 (equal weights when separately calibrated blocks were joined in: ``calibrate --join``)
     variables:   one per calibrated parameter, named by its registry key (``overdose.base_hazard_heroin``),
                  dims (draw,), attrs unit / prior / prior_median
     attributes:  how it was made (targets, particles, generations, epsilons, run time, history database)
