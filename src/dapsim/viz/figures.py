@@ -7,7 +7,7 @@ from pathlib import Path
 import xarray as xr
 
 from ..report import headline_table
-from ..storage import write_atomic
+from ..storage import write_png
 from .panels import panel_grid
 
 
@@ -28,6 +28,4 @@ def indicator_panels(yearly: xr.Dataset, title: str, path: str | Path) -> Path:
         ax.grid(alpha=0.3)
     fig.suptitle(f"{title} (EU-27; shaded: Action Plan 2021-2025)", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (2.5 * axes.shape[0])))
-    path = Path(path)
-    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    return path
+    return write_png(fig, path, dpi=110)
